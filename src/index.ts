@@ -1,0 +1,6 @@
+/**
+ * atomvisor: supervise pools of subprocess-backed connections with lock-free shared-memory state.
+ * This entry point exports the shared-memory primitives and the typed errors.
+ */
+export * from './errors.ts';
+export * from './shm/index.ts';

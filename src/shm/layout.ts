@@ -1,0 +1,98 @@
+/**
+ * The one place that knows where things live in shared memory. Every primitive and (later) the
+ * slot table reads its word offsets from here; nothing else hard-codes an index.
+ *
+ * Units are Int32 words (4 bytes). A cache line is taken to be 64 bytes = 16 words: words that
+ * different threads write often are kept on different lines so they do not false-share.
+ *
+ * Bump LAYOUT_VERSION whenever an offset, a bit or a meaning here changes: handles carry it, and a
+ * handle from another version is refused with a LayoutMismatchError instead of being misread.
+ */
+
+export const LAYOUT_VERSION = 1;
+
+export const WORD_BYTES = Int32Array.BYTES_PER_ELEMENT;
+export const CACHE_LINE_BYTES = 64;
+export const CACHE_LINE_WORDS = CACHE_LINE_BYTES / WORD_BYTES;
+
+/** Handle kinds: the `kind` field of a structured-cloneable handle. */
+export const HandleKind = {
+  mutex: 'atomvisor.mutex',
+  seqlock: 'atomvisor.seqlock',
+  channel: 'atomvisor.channel',
+} as const;
+
+/**
+ * Mutex: two words.
+ * - LOCK: 0 when free; otherwise `(ownerTag << OWNER_SHIFT) | waitersBit`, where ownerTag is the
+ *   holder's threadId + 1. The owner lives in the lock word itself (as in Linux robust futexes),
+ *   so there is no moment at which the lock is held but its owner unrecorded.
+ * - FLAGS: FLAG_OWNER_DIED is set by owner-death recovery and cleared by markConsistent().
+ */
+export const Mutex = {
+  WORDS: 2,
+  LOCK: 0,
+  FLAGS: 1,
+  WAITERS_BIT: 1,
+  OWNER_SHIFT: 1,
+  /** Largest threadId that fits: ownerTag must stay below 2^30 so the word stays positive. */
+  MAX_THREAD_ID: 2 ** 30 - 2,
+  FLAG_OWNER_DIED: 1,
+} as const;
+
+/**
+ * Seqlock: a sequence word, a parked-thread count, then the protected fields.
+ * SEQ is even when no write is in progress, odd while a writer holds it.
+ * PARKED counts threads sleeping on SEQ, so a writer notifies only when someone sleeps.
+ */
+export const Seqlock = {
+  SEQ: 0,
+  PARKED: 1,
+  FIELDS: 2,
+  MAX_FIELDS: 1024,
+  words(fieldCount: number): number {
+    return 2 + fieldCount;
+  },
+} as const;
+
+/**
+ * SharedChannel: a header of five cache lines, then the ring of slots.
+ *
+ * line 0 (read-mostly): magic, version, mode, capacity, message words, closed flag, role claims
+ * line 1: TAIL, the write index, and SENDING, sends in progress (written by producers)
+ * line 2: HEAD, the read index (written by the consumer)
+ * line 3: the consumer's parking words (NOT_EMPTY futex word, CONSUMERS_WAITING)
+ * line 4: the producers' parking words (NOT_FULL futex word, PRODUCERS_WAITING)
+ *
+ * SPSC slot: the message words. MPSC slot: a sequence word then the message words (Vyukov).
+ */
+export const Channel = {
+  MAGIC: 0,
+  VERSION: 1,
+  MODE: 2,
+  CAPACITY: 3,
+  MESSAGE_WORDS: 4,
+  CLOSED: 5,
+  PRODUCER_CLAIM: 6,
+  CONSUMER_CLAIM: 7,
+  CLAIM_TICKETS: 8,
+  TAIL: 1 * CACHE_LINE_WORDS,
+  SENDING: 1 * CACHE_LINE_WORDS + 1,
+  HEAD: 2 * CACHE_LINE_WORDS,
+  NOT_EMPTY: 3 * CACHE_LINE_WORDS,
+  CONSUMERS_WAITING: 3 * CACHE_LINE_WORDS + 1,
+  NOT_FULL: 4 * CACHE_LINE_WORDS,
+  PRODUCERS_WAITING: 4 * CACHE_LINE_WORDS + 1,
+  SLOTS: 5 * CACHE_LINE_WORDS,
+  MAGIC_VALUE: 0x41564348, // 'AVCH'
+  MODE_SPSC: 1,
+  MODE_MPSC: 2,
+  MAX_CAPACITY: 2 ** 24,
+  MAX_MESSAGE_WORDS: 4096,
+  slotWords(mode: number, messageWords: number): number {
+    return mode === 2 ? messageWords + 1 : messageWords;
+  },
+  words(mode: number, capacity: number, messageWords: number): number {
+    return 5 * CACHE_LINE_WORDS + capacity * (mode === 2 ? messageWords + 1 : messageWords);
+  },
+} as const;

@@ -1,0 +1,103 @@
+/**
+ * Argument checks shared by every primitive, so each bad input gets the same kind of typed error
+ * naming the field and the reason (InvalidArgumentError / LayoutMismatchError).
+ */
+import { InvalidArgumentError, LayoutMismatchError } from '../errors.ts';
+import { LAYOUT_VERSION } from './layout.ts';
+
+export function checkSharedInt32View(view: unknown, field: string): Int32Array {
+  if (!(view instanceof Int32Array)) {
+    const got =
+      view === null ? 'null' : typeof view === 'object' ? view.constructor.name : typeof view;
+    throw new InvalidArgumentError(field, `expected an Int32Array, got ${got}`);
+  }
+  if (!(view.buffer instanceof SharedArrayBuffer)) {
+    throw new InvalidArgumentError(
+      field,
+      'the Int32Array must be backed by a SharedArrayBuffer (an ArrayBuffer is not shared between threads)',
+    );
+  }
+  return view;
+}
+
+export function checkInteger(value: unknown, field: string, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    throw new InvalidArgumentError(field, `expected an integer, got ${describe(value)}`);
+  }
+  if (value < min || value > max) {
+    throw new InvalidArgumentError(field, `${value} is out of range [${min}, ${max}]`);
+  }
+  return value;
+}
+
+/** `words` consecutive words starting at `index` must lie inside `view`. */
+export function checkWordRange(
+  view: Int32Array,
+  index: unknown,
+  words: number,
+  field: string,
+): number {
+  if (typeof index !== 'number' || !Number.isInteger(index)) {
+    throw new InvalidArgumentError(field, `expected an integer word index, got ${describe(index)}`);
+  }
+  if (index < 0 || index + words > view.length) {
+    throw new InvalidArgumentError(
+      field,
+      `words ${index}..${index + words - 1} do not fit in a view of ${view.length} words`,
+    );
+  }
+  return index;
+}
+
+export function checkTimeout(timeoutMs: unknown, field = 'timeoutMs'): number | undefined {
+  if (timeoutMs === undefined) return undefined;
+  if (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs) || timeoutMs < 0) {
+    throw new InvalidArgumentError(
+      field,
+      `expected a number of milliseconds ≥ 0, got ${describe(timeoutMs)}`,
+    );
+  }
+  return timeoutMs === Number.POSITIVE_INFINITY ? undefined : timeoutMs;
+}
+
+export function checkSignal(signal: unknown, field = 'signal'): AbortSignal | undefined {
+  if (signal === undefined) return undefined;
+  if (!(signal instanceof AbortSignal)) {
+    throw new InvalidArgumentError(field, `expected an AbortSignal, got ${describe(signal)}`);
+  }
+  return signal;
+}
+
+/** The fields every handle carries; the caller checks its own extra fields. */
+export function checkHandle(handle: unknown, kind: string): Record<string, unknown> {
+  if (handle === null || typeof handle !== 'object') {
+    throw new InvalidArgumentError(
+      'handle',
+      `expected a ${kind} handle object, got ${describe(handle)}`,
+    );
+  }
+  const h = handle as Record<string, unknown>;
+  if (h.kind !== kind) {
+    throw new LayoutMismatchError('handle.kind', `expected '${kind}', got ${describe(h.kind)}`);
+  }
+  if (h.layoutVersion !== LAYOUT_VERSION) {
+    throw new LayoutMismatchError(
+      'handle.layoutVersion',
+      `this atomvisor reads layout version ${LAYOUT_VERSION}, the handle was made by version ${describe(h.layoutVersion)}`,
+    );
+  }
+  if (!(h.buffer instanceof SharedArrayBuffer)) {
+    throw new InvalidArgumentError(
+      'handle.buffer',
+      `expected a SharedArrayBuffer, got ${describe(h.buffer)}`,
+    );
+  }
+  return h;
+}
+
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'object') return (value as object).constructor?.name ?? 'object';
+  return String(value);
+}
