@@ -3,12 +3,13 @@
  * The `atomvisor` command. Subcommands land with their issues; until then they say so plainly and
  * exit non-zero, so no script mistakes a stub for a result.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 const USAGE = `usage: atomvisor <command> [options]
 
 commands:
-  bench     run the benchmark suite            (not yet implemented)
+  bench     benchmark the shared-memory primitives (preview of the full suite)
   race      run the race harness               (not yet implemented)
   version   print the version
 
@@ -16,9 +17,24 @@ options:
   -h, --help  show this help`;
 
 const PENDING: Record<string, string> = {
-  bench: 'the benchmark suite is not yet implemented in this version of atomvisor',
   race: 'the race harness is not yet implemented in this version of atomvisor',
 };
+
+/** The package's version, found from src/cli (tsx) or dist/src/cli (built) alike. */
+function packageVersion(): string {
+  for (const up of ['../../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
+      if (pkg.name === 'atomvisor' && pkg.version) return pkg.version;
+    } catch {
+      // not at this level; try the next one up
+    }
+  }
+  return 'unknown';
+}
 
 async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
@@ -33,10 +49,12 @@ async function main(argv: string[]): Promise<number> {
     return command === undefined && !values.help ? 2 : 0;
   }
   if (command === 'version') {
-    const { createRequire } = await import('node:module');
-    const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
-    console.log(pkg.version);
+    console.log(packageVersion());
     return 0;
+  }
+  if (command === 'bench') {
+    const bench = await import('../../bench/main.ts');
+    return bench.main(argv.slice(1));
   }
   const pending = PENDING[command];
   if (pending !== undefined) {

@@ -132,7 +132,7 @@ export class Seqlock {
    */
   tryRead(out: Int32Array | number[]): boolean {
     for (let attempt = 0; attempt < 4; attempt++) {
-      if (this.#readOnce(out) !== -1) return true;
+      if (this.#readOnce(out)) return true;
     }
     return false;
   }
@@ -148,12 +148,12 @@ export class Seqlock {
     options: SeqlockWaitOptions = {},
   ): T {
     for (let attempt = 0; attempt < SEQLOCK_SPIN_LIMIT; attempt++) {
-      if (this.#readOnce(out) !== -1) return out;
+      if (this.#readOnce(out)) return out;
       cpuPause();
     }
     if (onMainThread) {
       for (let attempt = SEQLOCK_SPIN_LIMIT; attempt < SEQLOCK_MAIN_THREAD_LIMIT; attempt++) {
-        if (this.#readOnce(out) !== -1) return out;
+        if (this.#readOnce(out)) return out;
         cpuPause();
       }
       throw new ContentionError('Seqlock.read() on the main thread', SEQLOCK_MAIN_THREAD_LIMIT);
@@ -162,8 +162,7 @@ export class Seqlock {
       checkTimeout(options.timeoutMs, 'options.timeoutMs') ?? SEQLOCK_DEFAULT_TIMEOUT_MS;
     const deadline = deadlineAfter(timeout);
     for (;;) {
-      const s = this.#readOnce(out);
-      if (s === -1) return out;
+      if (this.#readOnce(out)) return out;
       if (now() >= deadline) throw new TimeoutError('Seqlock.read()', timeout);
       this.#parkSyncWhileOdd(deadline);
     }
@@ -178,12 +177,12 @@ export class Seqlock {
     const signal = checkSignal(options.signal, 'options.signal');
     if (signal?.aborted) throw signal.reason;
     for (let attempt = 0; attempt < SEQLOCK_SPIN_LIMIT; attempt++) {
-      if (this.#readOnce(out) !== -1) return out;
+      if (this.#readOnce(out)) return out;
       cpuPause();
     }
     const deadline = deadlineAfter(timeout);
     for (;;) {
-      if (this.#readOnce(out) === -1) return out;
+      if (this.#readOnce(out)) return out;
       if (now() >= deadline) throw new TimeoutError('Seqlock.readAsync()', timeout ?? 0);
       await this.#parkAsyncWhileOdd(deadline, signal);
     }
@@ -262,14 +261,14 @@ export class Seqlock {
     }
   }
 
-  /** One read attempt: returns -1 on success, or the (odd or changed) sequence seen. */
-  #readOnce(out: Int32Array | number[]): number {
+  /** One read attempt: true if `out` now holds a consistent snapshot. */
+  #readOnce(out: Int32Array | number[]): boolean {
     const view = this.#view;
     const s = Atomics.load(view, this.#seq);
-    if ((s & 1) !== 0) return s;
+    if ((s & 1) !== 0) return false;
     const first = this.#first;
     for (let i = 0; i < this.fieldCount; i++) out[i] = Atomics.load(view, first + i);
-    return Atomics.load(view, this.#seq) === s ? -1 : s | 1;
+    return Atomics.load(view, this.#seq) === s;
   }
 
   /** Enter as the writer if idle: returns the even sequence entered from, or -1. */

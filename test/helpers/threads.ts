@@ -4,13 +4,10 @@
  * message (its result) once all have exited, or rejects on the first error or on the time limit.
  * Every worker is terminated before the returned promise settles: tests leak no threads.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { spawnWorker } from '../../src/spawn-worker.ts';
 
-const BOOT = new URL('./ts-worker-boot.mjs', import.meta.url);
-
-export function spawnWorker(file: URL, data: Record<string, unknown> = {}): Worker {
-  return new Worker(BOOT, { workerData: { ...data, __entry: file.href } });
-}
+export { spawnWorker };
 
 /** Resolves with the first message `worker` posts. */
 export function firstMessage<T>(worker: Worker): Promise<T> {

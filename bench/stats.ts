@@ -1,0 +1,37 @@
+/** Small, honest statistics for benchmark samples: medians and a 95% CI of the median. */
+
+export interface Summary {
+  median: number;
+  /** 95% confidence interval of the median (order statistics; distribution-free). */
+  ciLow: number;
+  ciHigh: number;
+  samples: number;
+}
+
+export function summarise(values: readonly number[]): Summary {
+  const sorted = [...values].sort((a, b) => a - b);
+  const n = sorted.length;
+  if (n === 0) return { median: Number.NaN, ciLow: Number.NaN, ciHigh: Number.NaN, samples: 0 };
+  const median =
+    n % 2 === 1
+      ? (sorted[(n - 1) / 2] as number)
+      : ((sorted[n / 2 - 1] as number) + (sorted[n / 2] as number)) / 2;
+  // Ranks n/2 ± 1.96·√n/2 bound the median with ~95% confidence for any distribution.
+  const half = (1.96 * Math.sqrt(n)) / 2;
+  const lo = Math.max(0, Math.floor(n / 2 - half));
+  const hi = Math.min(n - 1, Math.ceil(n / 2 + half) - 1);
+  return { median, ciLow: sorted[lo] as number, ciHigh: sorted[hi] as number, samples: n };
+}
+
+export function formatNs(ns: number): string {
+  if (!Number.isFinite(ns)) return 'n/a';
+  if (ns < 1_000) return `${ns.toFixed(ns < 10 ? 2 : 1)} ns`;
+  if (ns < 1_000_000) return `${(ns / 1_000).toFixed(2)} µs`;
+  return `${(ns / 1_000_000).toFixed(2)} ms`;
+}
+
+export function formatRate(perSecond: number): string {
+  if (perSecond >= 1e6) return `${(perSecond / 1e6).toFixed(2)} M/s`;
+  if (perSecond >= 1e3) return `${(perSecond / 1e3).toFixed(1)} k/s`;
+  return `${perSecond.toFixed(0)} /s`;
+}
