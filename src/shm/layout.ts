@@ -96,3 +96,66 @@ export const Channel = {
     return 5 * CACHE_LINE_WORDS + capacity * (mode === 2 ? messageWords + 1 : messageWords);
   },
 } as const;
+
+/**
+ * Slot table (src/table): two header lines, then one 64-byte slot (16 words) per connection, so
+ * slots never false-share.
+ *
+ * Header line 0 (read-mostly): MAGIC, VERSION, CAPACITY, EPOCH_HI/EPOCH_LO (the table's epoch in
+ * ms since the Unix epoch, split in two words; every slot timestamp is ms since it, as a wrapping
+ * Int32, so ages up to 24 days compare correctly).
+ * Header line 1: RELEASES (a futex word bumped when a slot may have become leasable and someone
+ * waits) and LEASE_WAITERS (threads parked on it).
+ *
+ * Slot words:
+ *   STATE        status | generation | flags, changed only by CAS (src/table/state.ts)
+ *   LEASE        0 when no exclusive lease is held, else the holder's lease id
+ *   LEASE_SINCE  when the current lease was taken (ms since epoch)
+ *   WAITERS      callers waiting to lease this slot (informational, for stats)
+ *   IN_FLIGHT    requests sent and not yet settled
+ *   SEQ, PARKED  the seqlock over the FIELDS below (words SEQ .. SEQ + 1 + FIELD_COUNT)
+ *   LEASE_IDS    this slot's lease-id counter (ids are unique per slot)
+ *   FIELDS       PID, RESTARTS, STARTED_AT, EXIT (code, or 1000 + signal number), PROBE_FAILURES,
+ *                PROBE_SUCCESSES, LAST_PROBE_AT, LAST_PROBE_MS
+ */
+export const Table = {
+  MAGIC: 0,
+  VERSION: 1,
+  CAPACITY: 2,
+  EPOCH_HI: 3,
+  EPOCH_LO: 4,
+  RELEASES: CACHE_LINE_WORDS,
+  LEASE_WAITERS: CACHE_LINE_WORDS + 1,
+  HEADER_WORDS: 2 * CACHE_LINE_WORDS,
+  MAGIC_VALUE: 0x41565442, // 'AVTB'
+  SLOT_WORDS: CACHE_LINE_WORDS,
+  MAX_CAPACITY: 65_536,
+  // words within a slot
+  STATE: 0,
+  LEASE: 1,
+  LEASE_SINCE: 2,
+  WAITERS: 3,
+  IN_FLIGHT: 4,
+  SEQ: 5,
+  LEASE_IDS: 15,
+  FIELD_COUNT: 8,
+  // field numbers within the seqlock record (words SEQ + 2 ..)
+  F_PID: 0,
+  F_RESTARTS: 1,
+  F_STARTED_AT: 2,
+  F_EXIT: 3,
+  F_PROBE_FAILURES: 4,
+  F_PROBE_SUCCESSES: 5,
+  F_LAST_PROBE_AT: 6,
+  F_LAST_PROBE_MS: 7,
+  /** State word bit layout (low to high): status 4 bits, generation 20 bits, flags 8 bits. */
+  STATUS_BITS: 4,
+  GENERATION_BITS: 20,
+  FLAG_BITS: 8,
+  slotBase(slot: number): number {
+    return 2 * CACHE_LINE_WORDS + slot * CACHE_LINE_WORDS;
+  },
+  words(capacity: number): number {
+    return CACHE_LINE_WORDS * (2 + capacity);
+  },
+} as const;

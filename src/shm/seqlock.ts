@@ -188,8 +188,11 @@ export class Seqlock {
     }
   }
 
-  /** Write `values` into fields `firstField ..` if no other writer is active. Never waits. */
-  tryWrite(values: ArrayLike<number>, firstField = 0): boolean {
+  /**
+   * Write `values` into fields `firstField ..` if no other writer is active. Never waits.
+   * An `undefined` entry leaves its field as it is (a sparse update, still one atomic write).
+   */
+  tryWrite(values: ArrayLike<number | undefined>, firstField = 0): boolean {
     this.#checkField(firstField, values.length);
     const s = Atomics.load(this.#view, this.#seq);
     if ((s & 1) !== 0 || Atomics.compareExchange(this.#view, this.#seq, s, (s + 1) | 0) !== s)
@@ -203,14 +206,18 @@ export class Seqlock {
    * spins, then parks (workers, up to timeoutMs, default 1000, then TimeoutError) or throws
    * ContentionError after bounded spinning (main thread; use writeAsync if writers can stall).
    */
-  write(values: ArrayLike<number>, firstField = 0, options: SeqlockWaitOptions = {}): void {
+  write(
+    values: ArrayLike<number | undefined>,
+    firstField = 0,
+    options: SeqlockWaitOptions = {},
+  ): void {
     this.#checkField(firstField, values.length);
     this.#publish(this.#enter(options), values, firstField);
   }
 
   /** Like write(), but waits for a stalled writer without blocking the thread. */
   async writeAsync(
-    values: ArrayLike<number>,
+    values: ArrayLike<number | undefined>,
     firstField = 0,
     options: SeqlockWaitOptions = {},
   ): Promise<void> {
@@ -278,10 +285,13 @@ export class Seqlock {
     return Atomics.compareExchange(this.#view, this.#seq, s, (s + 1) | 0) === s ? s : -1;
   }
 
-  #publish(entered: number, values: ArrayLike<number>, firstField: number): void {
+  #publish(entered: number, values: ArrayLike<number | undefined>, firstField: number): void {
     const view = this.#view;
     const base = this.#first + firstField;
-    for (let i = 0; i < values.length; i++) Atomics.store(view, base + i, values[i] as number);
+    for (let i = 0; i < values.length; i++) {
+      const value = values[i];
+      if (value !== undefined) Atomics.store(view, base + i, value);
+    }
     Atomics.store(view, this.#seq, (entered + 2) | 0);
     if (Atomics.load(view, this.#parked) !== 0) Atomics.notify(view, this.#seq);
   }

@@ -1,0 +1,467 @@
+/**
+ * SlotTable: every connection's state in one SharedArrayBuffer, readable and changeable from any
+ * thread without a shared lock.
+ *
+ * Each slot is one cache line (layout.ts, Table). Its STATE word (status | generation | flags) is
+ * changed only by compareExchange through `transition`, which enforces the state machine of
+ * state.ts in one place. The slot's other facts (pid, restarts, start time, exit, probe counters)
+ * are published under the slot's Seqlock, so `snapshot` is consistent across fields.
+ *
+ * Leases. A slot's exclusive lease is the state move ready → leased, by CAS: whoever wins it holds
+ * the lease, so two holders are impossible. The holder then writes LEASE_SINCE and then LEASE (its
+ * id, unique per slot). Releasing first swaps LEASE from the id to 0 (so a second release, or the
+ * release of an evicted lease, fails with NotLeaseHolderError) and then moves leased → ready.
+ * Readers of the lease (`lease`) accept LEASE_SINCE only when LEASE holds the same non-zero id
+ * before and after reading it: the next holder writes LEASE_SINCE only after LEASE went to 0, so
+ * that check can never pair one lease's id with another's start time.
+ *
+ * Waiting for a lease across threads: a thread that found nothing leasable reads the RELEASES
+ * futex word, increments LEASE_WAITERS, retries, then parks on RELEASES. Every move into `ready`
+ * loads LEASE_WAITERS afterwards and, if anyone waits, bumps RELEASES and wakes them all. With
+ * sequentially consistent Atomics either the waiter's retry sees the ready slot or the mover sees
+ * the waiter: no lost wake-up. Waking all is deliberate: waiters may want different slots.
+ *
+ * Time: `now()` is ms since the table's epoch as a wrapping Int32 (ages < 24 days are exact).
+ */
+import {
+  InvalidArgumentError,
+  LayoutMismatchError,
+  NotLeaseHolderError,
+  TimeoutError,
+} from '../errors.ts';
+import { Table as L, LAYOUT_VERSION, WORD_BYTES } from '../shm/layout.ts';
+import { parkAsync, parkSync } from '../shm/park.ts';
+import { deadlineAfter, now as monotonicNow } from '../shm/runtime.ts';
+import { Seqlock } from '../shm/seqlock.ts';
+import { checkHandle, checkInteger, checkSignal, checkTimeout } from '../shm/validate.ts';
+import {
+  decodeState,
+  Flag,
+  IllegalTransitionGuard,
+  MAX_GENERATION,
+  type SlotState,
+  StateWord,
+  Status,
+  type StatusName,
+  statusName,
+} from './state.ts';
+
+export const TABLE_HANDLE_KIND = 'atomvisor.table';
+
+export interface SlotTableHandle {
+  readonly kind: typeof TABLE_HANDLE_KIND;
+  readonly layoutVersion: number;
+  readonly buffer: SharedArrayBuffer;
+}
+
+export interface SlotFields {
+  pid: number;
+  restarts: number;
+  startedAt: number;
+  /** Exit code, or 1000 + signal number; -1 while running or never started. */
+  exit: number;
+  probeFailures: number;
+  probeSuccesses: number;
+  lastProbeAt: number;
+  lastProbeMs: number;
+}
+
+const FIELD_ORDER: readonly (keyof SlotFields)[] = [
+  'pid',
+  'restarts',
+  'startedAt',
+  'exit',
+  'probeFailures',
+  'probeSuccesses',
+  'lastProbeAt',
+  'lastProbeMs',
+];
+
+export interface SlotSnapshot extends SlotState, SlotFields {
+  slot: number;
+  /** The current lease's id, or 0 when not leased. */
+  leaseId: number;
+  /** How long the current lease has been held, in ms; -1 when not leased. */
+  leaseAgeMs: number;
+  waiters: number;
+  inFlight: number;
+}
+
+export interface Leased {
+  slot: number;
+  leaseId: number;
+  generation: number;
+}
+
+export interface LeaseWaitOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export class SlotTable {
+  readonly capacity: number;
+  /** The table's epoch, ms since the Unix epoch. */
+  readonly epochMs: number;
+  readonly #view: Int32Array;
+  readonly #seqlocks: (Seqlock | undefined)[];
+  readonly #scratch: Int32Array;
+
+  static create(capacity: number, options: { epochMs?: number } = {}): SlotTable {
+    checkInteger(capacity, 'capacity', 1, L.MAX_CAPACITY);
+    const epochMs = Math.floor(options.epochMs ?? performance.timeOrigin + performance.now());
+    const buffer = new SharedArrayBuffer(L.words(capacity) * WORD_BYTES);
+    const view = new Int32Array(buffer);
+    view[L.VERSION] = LAYOUT_VERSION;
+    view[L.CAPACITY] = capacity;
+    view[L.EPOCH_HI] = Math.floor(epochMs / 2 ** 32);
+    view[L.EPOCH_LO] = (epochMs % 2 ** 32) | 0;
+    for (let slot = 0; slot < capacity; slot++) {
+      const base = L.slotBase(slot);
+      view[base + L.SEQ + 2 + L.F_EXIT] = -1;
+    }
+    Atomics.store(view, L.MAGIC, L.MAGIC_VALUE);
+    return new SlotTable(buffer);
+  }
+
+  static from(handle: SlotTableHandle): SlotTable {
+    return new SlotTable(checkHandle(handle, TABLE_HANDLE_KIND).buffer as SharedArrayBuffer);
+  }
+
+  private constructor(buffer: SharedArrayBuffer) {
+    const view = new Int32Array(buffer);
+    if (view.length < L.HEADER_WORDS || Atomics.load(view, L.MAGIC) !== L.MAGIC_VALUE) {
+      throw new LayoutMismatchError(
+        'handle.buffer',
+        'the buffer does not hold an atomvisor slot table',
+      );
+    }
+    if (view[L.VERSION] !== LAYOUT_VERSION) {
+      throw new LayoutMismatchError(
+        'handle.buffer',
+        `the table was laid out by layout version ${view[L.VERSION]}, this atomvisor reads ${LAYOUT_VERSION}`,
+      );
+    }
+    this.capacity = view[L.CAPACITY] as number;
+    this.epochMs = (view[L.EPOCH_HI] as number) * 2 ** 32 + ((view[L.EPOCH_LO] as number) >>> 0);
+    this.#view = view;
+    this.#seqlocks = new Array(this.capacity);
+    this.#scratch = new Int32Array(L.FIELD_COUNT);
+  }
+
+  get handle(): SlotTableHandle {
+    return {
+      kind: TABLE_HANDLE_KIND,
+      layoutVersion: LAYOUT_VERSION,
+      buffer: this.#view.buffer as SharedArrayBuffer,
+    };
+  }
+
+  /** Milliseconds since the table's epoch, as stored in slots (wrapping Int32). */
+  now(): number {
+    return (performance.timeOrigin + performance.now() - this.epochMs) | 0;
+  }
+
+  /** Age in ms of a timestamp taken with now(). */
+  ageMs(stamp: number): number {
+    return (this.now() - stamp) | 0;
+  }
+
+  /** The raw state word. */
+  word(slot: number): number {
+    return Atomics.load(this.#view, this.#base(slot) + L.STATE);
+  }
+
+  state(slot: number): SlotState {
+    return decodeState(this.word(slot));
+  }
+
+  /**
+   * Claim an empty slot for a new connection: empty → starting. Returns the slot and its new
+   * generation, or undefined when the table is full.
+   */
+  claim(): { slot: number; generation: number } | undefined {
+    for (let slot = 0; slot < this.capacity; slot++) {
+      const word = this.word(slot);
+      if (StateWord.get(word, 'status') !== Status.empty) continue;
+      if (
+        this.transition(slot, 'starting', {
+          from: 'empty',
+          generation: StateWord.get(word, 'generation'),
+        })
+      ) {
+        return { slot, generation: StateWord.get(this.word(slot), 'generation') };
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Move `slot` to status `to` by CAS, if it is in one of the `from` statuses (default: any) and,
+   * when given, still at `generation`. Returns whether it moved. Throws IllegalTransitionError
+   * when the state machine forbids the move from the status found (a caller bug, not a race).
+   * Moving into `starting` bumps the generation and clears the flags.
+   */
+  transition(
+    slot: number,
+    to: StatusName,
+    expect: { from?: StatusName | readonly StatusName[]; generation?: number } = {},
+  ): boolean {
+    const index = this.#base(slot) + L.STATE;
+    const target = Status[to];
+    if (target === undefined)
+      throw new InvalidArgumentError('to', `unknown status ${JSON.stringify(to)}`);
+    const from =
+      expect.from === undefined
+        ? undefined
+        : typeof expect.from === 'string'
+          ? [expect.from]
+          : expect.from;
+    for (;;) {
+      const word = Atomics.load(this.#view, index);
+      const current = statusName(StateWord.get(word, 'status'));
+      const generation = StateWord.get(word, 'generation');
+      if (from !== undefined && !from.includes(current)) return false;
+      if (expect.generation !== undefined && expect.generation !== generation) return false;
+      IllegalTransitionGuard.check(current, to);
+      let next = StateWord.with(word, 'status', target);
+      if (to === 'starting') {
+        next = StateWord.with(
+          next,
+          'generation',
+          generation >= MAX_GENERATION ? 1 : generation + 1,
+        );
+        next = StateWord.with(next, 'flags', 0);
+      }
+      if (Atomics.compareExchange(this.#view, index, word, next) === word) {
+        if (to === 'ready') this.#announceRelease();
+        return true;
+      }
+    }
+  }
+
+  /** Set and clear flag bits at `generation`; false if the slot moved on to another process. */
+  setFlags(slot: number, generation: number, set: number, clear = 0): boolean {
+    const index = this.#base(slot) + L.STATE;
+    for (;;) {
+      const word = Atomics.load(this.#view, index);
+      if (StateWord.get(word, 'generation') !== generation) return false;
+      const flags = (StateWord.get(word, 'flags') | set) & ~clear & 0xff;
+      const next = StateWord.with(word, 'flags', flags);
+      if (next === word) return true;
+      if (Atomics.compareExchange(this.#view, index, word, next) === word) {
+        if ((clear & Flag.unready) !== 0 && StateWord.get(word, 'status') === Status.ready)
+          this.#announceRelease();
+        return true;
+      }
+    }
+  }
+
+  /** Publish some of the slot's fields as one consistent update (the others keep their values). */
+  publish(slot: number, patch: Partial<SlotFields>): void {
+    const values: (number | undefined)[] = new Array(L.FIELD_COUNT);
+    for (let i = 0; i < L.FIELD_COUNT; i++) values[i] = patch[FIELD_ORDER[i] as keyof SlotFields];
+    this.#seqlock(slot).write(values);
+  }
+
+  /** A consistent copy of the slot's fields. */
+  fields(slot: number): SlotFields {
+    const raw = this.#seqlock(slot).read(this.#scratch);
+    const out = {} as SlotFields;
+    for (let i = 0; i < L.FIELD_COUNT; i++)
+      out[FIELD_ORDER[i] as keyof SlotFields] = raw[i] as number;
+    return out;
+  }
+
+  /**
+   * Everything about a slot. State and fields belong to the same process generation (the read is
+   * retried if a restart lands in between); counters are as of the moment of the read.
+   */
+  snapshot(slot: number): SlotSnapshot {
+    const base = this.#base(slot);
+    let word = 0;
+    let fields: SlotFields;
+    let attempts = 0;
+    for (;;) {
+      const before = Atomics.load(this.#view, base + L.STATE);
+      fields = this.fields(slot);
+      word = Atomics.load(this.#view, base + L.STATE);
+      if (
+        StateWord.get(before, 'generation') === StateWord.get(word, 'generation') ||
+        ++attempts >= 16
+      )
+        break;
+    }
+    const lease = this.lease(slot);
+    return {
+      slot,
+      ...decodeState(word),
+      ...fields,
+      leaseId: lease?.leaseId ?? 0,
+      leaseAgeMs: lease === undefined ? -1 : this.ageMs(lease.since),
+      waiters: Atomics.load(this.#view, base + L.WAITERS),
+      inFlight: Atomics.load(this.#view, base + L.IN_FLIGHT),
+    };
+  }
+
+  /** Requests in flight on the slot: add `delta`, return the new count. */
+  addInFlight(slot: number, delta: number): number {
+    return Atomics.add(this.#view, this.#base(slot) + L.IN_FLIGHT, delta) + delta;
+  }
+
+  /** Callers waiting to lease the slot (for stats): add `delta`, return the new count. */
+  addWaiters(slot: number, delta: number): number {
+    return Atomics.add(this.#view, this.#base(slot) + L.WAITERS, delta) + delta;
+  }
+
+  /**
+   * Take the slot's exclusive lease if it is ready, not flagged unready, and (when given) at
+   * `generation`. Returns the lease id, or 0 when it is not leasable right now. Never waits.
+   */
+  tryLease(slot: number, generation?: number): number {
+    const base = this.#base(slot);
+    for (;;) {
+      const word = Atomics.load(this.#view, base + L.STATE);
+      if (StateWord.get(word, 'status') !== Status.ready) return 0;
+      if ((StateWord.get(word, 'flags') & Flag.unready) !== 0) return 0;
+      if (generation !== undefined && StateWord.get(word, 'generation') !== generation) return 0;
+      const next = StateWord.with(word, 'status', Status.leased);
+      if (Atomics.compareExchange(this.#view, base + L.STATE, word, next) !== word) continue;
+      let id = Atomics.add(this.#view, base + L.LEASE_IDS, 1) + 1;
+      if (id === 0) id = Atomics.add(this.#view, base + L.LEASE_IDS, 1) + 1; // 0 means "none"
+      Atomics.store(this.#view, base + L.LEASE_SINCE, this.now());
+      Atomics.store(this.#view, base + L.LEASE, id);
+      return id;
+    }
+  }
+
+  /**
+   * Release lease `leaseId`. The slot goes back to ready, or to draining when it was marked
+   * retireOnRelease. Returns where it went, or 'evicted' when the lease had been force-evicted
+   * meanwhile. Throws NotLeaseHolderError for a lease that is not held (a double release).
+   */
+  release(slot: number, leaseId: number): 'ready' | 'draining' | 'evicted' {
+    const base = this.#base(slot);
+    if (
+      leaseId === 0 ||
+      Atomics.compareExchange(this.#view, base + L.LEASE, leaseId, 0) !== leaseId
+    ) {
+      throw new NotLeaseHolderError(slot, leaseId);
+    }
+    for (;;) {
+      const word = Atomics.load(this.#view, base + L.STATE);
+      if (StateWord.get(word, 'status') !== Status.leased) return 'evicted';
+      const retire = (StateWord.get(word, 'flags') & Flag.retireOnRelease) !== 0;
+      const to = retire ? Status.draining : Status.ready;
+      const flags = StateWord.get(word, 'flags') & ~Flag.leakReported;
+      const next = StateWord.with(StateWord.with(word, 'status', to), 'flags', flags);
+      if (Atomics.compareExchange(this.#view, base + L.STATE, word, next) === word) {
+        if (!retire) this.#announceRelease();
+        return retire ? 'draining' : 'ready';
+      }
+    }
+  }
+
+  /**
+   * Force-evict a hung lease: leased → closing at `generation`. The holder's later release()
+   * returns 'evicted'. Returns whether this call evicted it.
+   */
+  evict(slot: number, generation: number): boolean {
+    const base = this.#base(slot);
+    const id = Atomics.load(this.#view, base + L.LEASE);
+    if (!this.transition(slot, 'closing', { from: 'leased', generation })) return false;
+    if (id !== 0) Atomics.compareExchange(this.#view, base + L.LEASE, id, 0);
+    return true;
+  }
+
+  /** The current lease (id and start), or undefined when none is fully taken. Lock-free. */
+  lease(slot: number): { leaseId: number; since: number } | undefined {
+    const base = this.#base(slot);
+    const id = Atomics.load(this.#view, base + L.LEASE);
+    if (id === 0) return undefined;
+    const since = Atomics.load(this.#view, base + L.LEASE_SINCE);
+    return Atomics.load(this.#view, base + L.LEASE) === id ? { leaseId: id, since } : undefined;
+  }
+
+  /**
+   * Lease any of `slots`, blocking this worker until one is free (spread over the slots from a
+   * random start). Workers only. Throws TimeoutError.
+   */
+  leaseAny(slots: readonly number[], options: { timeoutMs?: number } = {}): Leased {
+    const deadline = deadlineAfter(checkTimeout(options.timeoutMs, 'options.timeoutMs'));
+    for (;;) {
+      const got = this.#tryLeaseAny(slots);
+      if (got !== undefined) return got;
+      const epoch = Atomics.load(this.#view, L.RELEASES);
+      Atomics.add(this.#view, L.LEASE_WAITERS, 1);
+      try {
+        const retry = this.#tryLeaseAny(slots);
+        if (retry !== undefined) return retry;
+        if (monotonicNow() >= deadline)
+          throw new TimeoutError('SlotTable.leaseAny()', options.timeoutMs ?? 0);
+        parkSync(this.#view, L.RELEASES, epoch, deadline);
+      } finally {
+        Atomics.sub(this.#view, L.LEASE_WAITERS, 1);
+      }
+    }
+  }
+
+  /** Lease any of `slots`, waiting asynchronously (any thread, main included). */
+  async leaseAnyAsync(slots: readonly number[], options: LeaseWaitOptions = {}): Promise<Leased> {
+    const timeout = checkTimeout(options.timeoutMs, 'options.timeoutMs');
+    const signal = checkSignal(options.signal, 'options.signal');
+    const deadline = deadlineAfter(timeout);
+    for (;;) {
+      if (signal?.aborted) throw signal.reason;
+      const got = this.#tryLeaseAny(slots);
+      if (got !== undefined) return got;
+      const epoch = Atomics.load(this.#view, L.RELEASES);
+      Atomics.add(this.#view, L.LEASE_WAITERS, 1);
+      try {
+        const retry = this.#tryLeaseAny(slots);
+        if (retry !== undefined) return retry;
+        if (monotonicNow() >= deadline)
+          throw new TimeoutError('SlotTable.leaseAnyAsync()', timeout ?? 0);
+        await parkAsync(this.#view, L.RELEASES, epoch, deadline, signal);
+      } finally {
+        Atomics.sub(this.#view, L.LEASE_WAITERS, 1);
+      }
+    }
+  }
+
+  #tryLeaseAny(slots: readonly number[]): Leased | undefined {
+    const n = slots.length;
+    const start = n > 1 ? Math.floor(Math.random() * n) : 0;
+    for (let i = 0; i < n; i++) {
+      const slot = slots[(start + i) % n] as number;
+      const leaseId = this.tryLease(slot);
+      if (leaseId !== 0)
+        return { slot, leaseId, generation: StateWord.get(this.word(slot), 'generation') };
+    }
+    return undefined;
+  }
+
+  #announceRelease(): void {
+    if (Atomics.load(this.#view, L.LEASE_WAITERS) === 0) return;
+    Atomics.add(this.#view, L.RELEASES, 1);
+    Atomics.notify(this.#view, L.RELEASES);
+  }
+
+  #seqlock(slot: number): Seqlock {
+    let lock = this.#seqlocks[slot];
+    if (lock === undefined) {
+      lock = new Seqlock(this.#view, this.#base(slot) + L.SEQ, L.FIELD_COUNT);
+      this.#seqlocks[slot] = lock;
+    }
+    return lock;
+  }
+
+  #base(slot: number): number {
+    if (!Number.isInteger(slot) || slot < 0 || slot >= this.capacity) {
+      throw new InvalidArgumentError(
+        'slot',
+        `${slot} is not a slot of this table (0..${this.capacity - 1})`,
+      );
+    }
+    return L.slotBase(slot);
+  }
+}
