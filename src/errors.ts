@@ -104,3 +104,110 @@ export class ContentionError extends AtomvisorError {
     );
   }
 }
+
+/** A state-machine move the table does not allow (a bug in the caller, not a race). */
+export class IllegalTransitionError extends AtomvisorError {
+  constructor(from: string, to: string) {
+    super('ERR_ATOMVISOR_ILLEGAL_TRANSITION', `a connection cannot move from '${from}' to '${to}'`);
+  }
+}
+
+/** Releasing a lease that is not (or no longer) held under that id: released twice or evicted. */
+export class NotLeaseHolderError extends AtomvisorError {
+  constructor(slot: number, leaseId: number) {
+    super(
+      'ERR_ATOMVISOR_NOT_LEASE_HOLDER',
+      `lease ${leaseId} on slot ${slot} is not held: it was already released or was evicted`,
+    );
+  }
+}
+
+/** The server answered a request with a JSON-RPC error object; its fields are kept as sent. */
+export class JsonRpcError extends AtomvisorError {
+  /** The remote error's numeric JSON-RPC code (e.g. -32601 method not found). */
+  readonly rpcCode: number;
+  /** The remote error's own message, unprefixed. */
+  readonly rpcMessage: string;
+  readonly data: unknown;
+  readonly method: string | undefined;
+
+  constructor(error: { code: number; message: string; data?: unknown }, method?: string) {
+    super(
+      'ERR_ATOMVISOR_JSONRPC',
+      `${method === undefined ? 'request' : `'${method}'`} failed on the server: ${error.message} (JSON-RPC error ${error.code})`,
+    );
+    this.rpcCode = error.code;
+    this.rpcMessage = error.message;
+    this.data = error.data;
+    this.method = method;
+  }
+}
+
+/** The server process went away (exited, was killed, or closed its pipes) with requests pending. */
+export class ConnectionLostError extends AtomvisorError {
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+
+  constructor(exitCode: number | null, signal: string | null, detail?: string) {
+    const how =
+      signal !== null
+        ? `killed by ${signal}`
+        : exitCode !== null
+          ? `exited with code ${exitCode}`
+          : 'closed its pipes';
+    super(
+      'ERR_ATOMVISOR_CONNECTION_LOST',
+      `the connection to the server was lost: the process ${how}${detail === undefined ? '' : ` (${detail})`}`,
+    );
+    this.exitCode = exitCode;
+    this.signal = signal;
+  }
+}
+
+/** A bounded wait queue is full: the caller must back off instead of queueing without limit. */
+export class QueueFullError extends AtomvisorError {
+  readonly limit: number;
+
+  constructor(what: string, limit: number) {
+    super('ERR_ATOMVISOR_QUEUE_FULL', `${what} is full (${limit} waiting); try again later`);
+    this.limit = limit;
+  }
+}
+
+/** The process could not be started (ENOENT, EACCES, a bad cwd, ...). */
+export class SpawnError extends AtomvisorError {
+  readonly field: string;
+  readonly reason: string;
+  readonly command: string;
+
+  constructor(command: string, reason: string, field = 'spec.command') {
+    super('ERR_ATOMVISOR_SPAWN', `could not start ${JSON.stringify(command)}: ${reason}`);
+    this.field = field;
+    this.reason = reason;
+    this.command = command;
+  }
+}
+
+/** The connection has no running process of the expected generation (it exited or was replaced). */
+export class NotRunningError extends AtomvisorError {
+  constructor(what: string) {
+    super('ERR_ATOMVISOR_NOT_RUNNING', `${what} is not running`);
+  }
+}
+
+/** The coordinator (or this connection) is closing or closed: no new work is accepted. */
+export class ClosedError extends AtomvisorError {
+  constructor(what: string) {
+    super('ERR_ATOMVISOR_CLOSED', `${what} is closed`);
+  }
+}
+
+/** The connection's restart breaker tripped: it is failed until restarted by hand. */
+export class ConnectionFailedError extends AtomvisorError {
+  readonly key: string;
+
+  constructor(key: string, detail: string) {
+    super('ERR_ATOMVISOR_CONNECTION_FAILED', `connection ${JSON.stringify(key)} has failed: ${detail}`);
+    this.key = key;
+  }
+}

@@ -303,6 +303,11 @@ export class SlotTable {
     };
   }
 
+  /** Requests in flight on the slot right now. */
+  inFlight(slot: number): number {
+    return Atomics.load(this.#view, this.#base(slot) + L.IN_FLIGHT);
+  }
+
   /** Requests in flight on the slot: add `delta`, return the new count. */
   addInFlight(slot: number, delta: number): number {
     return Atomics.add(this.#view, this.#base(slot) + L.IN_FLIGHT, delta) + delta;
@@ -336,8 +341,8 @@ export class SlotTable {
 
   /**
    * Release lease `leaseId`. The slot goes back to ready, or to draining when it was marked
-   * retireOnRelease. Returns where it went, or 'evicted' when the lease had been force-evicted
-   * meanwhile. Throws NotLeaseHolderError for a lease that is not held (a double release).
+   * retireOnRelease or was moved to draining while leased. Returns where it went, or 'evicted'
+   * when the lease had been force-evicted (or the process died) meanwhile. Throws NotLeaseHolderError for a lease that is not held (a double release).
    */
   release(slot: number, leaseId: number): 'ready' | 'draining' | 'evicted' {
     const base = this.#base(slot);
@@ -349,7 +354,10 @@ export class SlotTable {
     }
     for (;;) {
       const word = Atomics.load(this.#view, base + L.STATE);
-      if (StateWord.get(word, 'status') !== Status.leased) return 'evicted';
+      const status = StateWord.get(word, 'status');
+      // Drained while leased (unregister / close): the holder was let finish; now it closes.
+      if (status === Status.draining) return 'draining';
+      if (status !== Status.leased) return 'evicted';
       const retire = (StateWord.get(word, 'flags') & Flag.retireOnRelease) !== 0;
       const to = retire ? Status.draining : Status.ready;
       const flags = StateWord.get(word, 'flags') & ~Flag.leakReported;

@@ -1,0 +1,786 @@
+/**
+ * Coordinator: the object users embed. It registers keyed connections (each a group of identical
+ * replica processes), routes requests to them, hands out exclusive leases, and keeps every
+ * process supervised — and it stays responsive whatever one process does.
+ *
+ * How the five classic pool failures are ruled out here:
+ * - F1/F2: there is no pool lock. Per-slot state moves by CAS in the shared slot table; stopping a
+ *   process first moves its slot to draining/closing (so new work goes elsewhere), then waits and
+ *   signals with nothing held.
+ * - F3: state is read lock-free (state word + seqlock snapshot) from any thread.
+ * - F4: leases live in shared memory with their start time; housekeeping reports leaks, evicts
+ *   hung leases, retires old connections with jitter; restarts back off with full jitter and a
+ *   breaker; every wait queue is bounded and rejects loudly (QueueFullError).
+ * - F5: a lease locks one connection only; plain requests never wait on a leased connection (they
+ *   use another ready replica, or wait for one in a bounded queue); housekeeping never waits on a
+ *   lease; a process that dies fails its pending requests at once.
+ */
+import { channel } from 'node:diagnostics_channel';
+import { EventEmitter } from 'node:events';
+import {
+  ClosedError,
+  ConnectionFailedError,
+  InvalidArgumentError,
+  NotLeaseHolderError,
+  QueueFullError,
+  TimeoutError,
+} from '../errors.ts';
+import type { IoEvent } from '../io/io-host.ts';
+import { signalGroup } from '../io/process-group.ts';
+import { StateFile } from '../io/state-file.ts';
+import { readNumber, readObject } from '../options.ts';
+import { checkSignal, checkTimeout, describe } from '../shm/validate.ts';
+import { type SlotSnapshot, SlotTable } from '../table/slot-table.ts';
+import { Flag, STATUS_NAMES, type StatusName } from '../table/state.ts';
+import type { CoordinatorEvents } from './events.ts';
+import { IoPool } from './io-pool.ts';
+import { Lease, type LeaseBackend } from './lease.ts';
+import { type CoordinatorOptions, type ResolvedOptions, resolveOptions } from './options.ts';
+import { type ConnectionSpec, resolveSpec } from './spec.ts';
+import { Supervisor, type SupervisorContext } from './supervisor.ts';
+
+export interface RequestOptions {
+  /** Inactivity timeout of the request (reset by progress). Default: options.requestTimeoutMs. */
+  timeoutMs?: number;
+  /** Total deadline of the request. Default: options.maxTotalTimeoutMs. */
+  totalTimeoutMs?: number;
+  signal?: AbortSignal;
+  /** Called with each `notifications/progress` for this request (a progress token is added). */
+  onProgress?: (params: unknown) => void;
+}
+
+export interface AcquireOptions {
+  /** How long to wait for a free connection. Default: options.acquireTimeoutMs. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface ReplicaSnapshot extends SlotSnapshot {
+  key: string;
+  replica: number;
+  /** What the start handshake returned (e.g. MCP initialize's result, with capabilities). */
+  handshake: unknown;
+  idle: boolean;
+}
+
+export interface ConnectionSnapshot {
+  key: string;
+  /** The best status among the replicas (ready > leased > starting > ...). */
+  status: StatusName;
+  replicas: ReplicaSnapshot[];
+}
+
+export interface CoordinatorStats {
+  connections: number;
+  byStatus: Record<StatusName, number>;
+  leases: number;
+  waiters: number;
+  restarts: number;
+  inFlight: number;
+  requests: { total: number; failed: number };
+  /** Hold times of released leases (ms): the last 1 024. */
+  leaseHoldMs: { count: number; p50: number; p99: number; max: number };
+  /** The longest current lease, ms. */
+  oldestLeaseMs: number;
+  protocolErrors: number;
+  /** Housekeeping passes and their cost on the main thread (µs). */
+  housekeeping: { passes: number; lastPassUs: number; maxPassUs: number };
+}
+
+interface Waiter {
+  kind: 'lease' | 'request';
+  resolve: (supervisor: Supervisor) => void;
+  reject: (error: unknown) => void;
+}
+
+interface Entry {
+  key: string;
+  replicas: Supervisor[];
+  waiters: Waiter[];
+  removing: boolean;
+}
+
+const events = channel('atomvisor:coordinator');
+const STATUS_RANK: readonly StatusName[] = [
+  'ready',
+  'leased',
+  'starting',
+  'draining',
+  'closing',
+  'exited',
+  'failed',
+  'empty',
+];
+
+export class Coordinator extends EventEmitter {
+  readonly options: ResolvedOptions;
+  readonly #table: SlotTable;
+  readonly #io: IoPool;
+  readonly #stateFile: StateFile | undefined;
+  readonly #entries = new Map<string, Entry>();
+  readonly #bySlot = new Map<number, Supervisor>();
+  readonly #leases = new Map<number, Lease>();
+  readonly #progress = new Map<number, (params: unknown) => void>();
+  readonly #ctx: SupervisorContext;
+  readonly #started: Promise<void>;
+  readonly #housekeeping: NodeJS.Timeout;
+  readonly #holds: number[] = [];
+  #nextCallId = 1;
+  #closing: Promise<void> | undefined;
+  #counters = { requests: 0, failed: 0, protocol: 0, passes: 0, lastPassUs: 0, maxPassUs: 0 };
+
+  constructor(options?: CoordinatorOptions) {
+    super();
+    this.options = resolveOptions(options);
+    this.#table = SlotTable.create(this.options.capacity);
+    this.#stateFile =
+      this.options.stateFile === undefined ? undefined : new StateFile(this.options.stateFile);
+    this.#io = new IoPool(
+      this.options.ioWorkers,
+      this.#table.handle,
+      (event) => this.#onIoEvent(event),
+      (index) => this.#onIoWorkerDeath(index),
+    );
+    this.#ctx = {
+      table: this.#table,
+      io: this.#io,
+      options: this.options,
+      stateFile: this.#stateFile,
+      emit: (event, payload) => this.#emit(event, payload),
+      changed: (supervisor) => this.#serve(supervisor.key),
+    };
+    const io = this.#io;
+    const stateFile = this.#stateFile;
+    this.#started = (async () => {
+      if (stateFile) await stateFile.reapLeftovers();
+      await io.start();
+    })();
+    this.#started.catch(() => {}); // surfaced by the first call that awaits it
+    this.#housekeeping = setInterval(() => this.housekeep(), this.options.housekeeping.intervalMs);
+    this.#housekeeping.unref();
+  }
+
+  /** The shared slot table (read-only use: snapshots from any thread via its handle). */
+  get table(): SlotTable {
+    return this.#table;
+  }
+
+  /** Resolves when the IO workers are up (and a state file, if any, has been reaped). */
+  ready(): Promise<void> {
+    return this.#started;
+  }
+
+  /**
+   * Register `key`: start `replicas` identical processes from `spec`. Resolves when every replica
+   * has passed its start handshake; if a replica's first start fails, the key is removed again and
+   * the start error (e.g. SpawnError for ENOENT) rejects.
+   */
+  async register(
+    key: string,
+    spec: ConnectionSpec,
+    options: { replicas?: number } = {},
+  ): Promise<void> {
+    this.#checkOpen();
+    if (typeof key !== 'string' || key.length === 0)
+      throw new InvalidArgumentError('key', `expected a non-empty string, got ${describe(key)}`);
+    if (this.#entries.has(key))
+      throw new InvalidArgumentError('key', `${JSON.stringify(key)} is already registered`);
+    const resolved = resolveSpec(spec);
+    const replicas = readNumber(
+      readObject(options, 'options', ['replicas']),
+      'replicas',
+      'options',
+      { default: 1, min: 1, max: 1024, integer: true },
+    );
+    await this.#started;
+    this.#checkOpen();
+    const entry: Entry = { key, replicas: [], waiters: [], removing: false };
+    for (let i = 0; i < replicas; i++) {
+      const claimed = this.#table.claim();
+      if (claimed === undefined) {
+        await this.#remove(entry, 0);
+        throw new InvalidArgumentError(
+          'options.replicas',
+          `the slot table is full (capacity ${this.options.capacity})`,
+        );
+      }
+      const supervisor = new Supervisor(this.#ctx, key, claimed.slot, resolved);
+      entry.replicas.push(supervisor);
+      this.#bySlot.set(claimed.slot, supervisor);
+    }
+    this.#entries.set(key, entry);
+    await Promise.all(entry.replicas.map((s) => s.start()));
+    const failed = entry.replicas.find((s) => s.status !== 'ready' && s.lastError !== undefined);
+    if (failed !== undefined) {
+      await this.#remove(entry, 0);
+      throw failed.lastError;
+    }
+  }
+
+  /** Stop `key`'s processes (in-flight work may finish for up to timeoutMs) and forget the key. */
+  async unregister(key: string, options: { timeoutMs?: number } = {}): Promise<void> {
+    const entry = this.#entry(key);
+    const drainMs = checkTimeout(options.timeoutMs, 'options.timeoutMs') ?? 10_000;
+    await this.#remove(entry, drainMs);
+  }
+
+  /** Start a failed (breaker tripped) or idle connection again by hand. */
+  async restart(key: string): Promise<void> {
+    const entry = this.#entry(key);
+    await Promise.all(
+      entry.replicas.map((s) => {
+        s.resetPolicy();
+        return s.status === 'failed' || s.status === 'exited' ? s.start() : undefined;
+      }),
+    );
+  }
+
+  /**
+   * A JSON-RPC request to any ready replica of `key` that is not under an exclusive lease (the
+   * least busy one). With none ready, it waits (bounded by options.acquireTimeoutMs and the
+   * signal) for one to be.
+   */
+  async request<T = unknown>(
+    key: string,
+    method: string,
+    params?: unknown,
+    options: RequestOptions = {},
+  ): Promise<T> {
+    this.#checkOpen();
+    const entry = this.#entry(key);
+    this.#checkRequest(method, options);
+    const supervisor = await this.#pick(
+      entry,
+      'request',
+      options.timeoutMs ?? this.options.acquireTimeoutMs,
+      options.signal,
+    );
+    return this.#send(supervisor, supervisor.generation, method, params, options) as Promise<T>;
+  }
+
+  /** Exclusive use of one connection of `key` until the lease is released. */
+  async acquire(key: string, options: AcquireOptions = {}): Promise<Lease> {
+    this.#checkOpen();
+    const entry = this.#entry(key);
+    const timeout =
+      checkTimeout(options.timeoutMs, 'options.timeoutMs') ?? this.options.acquireTimeoutMs;
+    checkSignal(options.signal, 'options.signal');
+    const stack =
+      this.options.housekeeping.leakDetectionMs > 0
+        ? new Error('lease acquired here').stack
+        : undefined;
+    for (;;) {
+      const got = this.#tryLease(entry, stack);
+      if (got !== undefined) return got;
+      await this.#pick(entry, 'lease', timeout, options.signal);
+    }
+  }
+
+  /** Run `fn` with an exclusive lease on a connection of `key`; release when it settles. */
+  async withConnection<T>(
+    key: string,
+    fn: (lease: Lease) => Promise<T> | T,
+    options: AcquireOptions = {},
+  ): Promise<T> {
+    if (typeof fn !== 'function')
+      throw new InvalidArgumentError('fn', `expected a function, got ${describe(fn)}`);
+    const lease = await this.acquire(key, options);
+    try {
+      return await fn(lease);
+    } finally {
+      lease.release();
+    }
+  }
+
+  snapshot(key: string): ConnectionSnapshot {
+    const entry = this.#entry(key);
+    const replicas = entry.replicas.map((s, replica) => ({
+      ...this.#table.snapshot(s.slot),
+      key,
+      replica,
+      handshake: s.handshake,
+      idle: s.idle,
+    }));
+    const status = STATUS_RANK.find((st) => replicas.some((r) => r.status === st)) ?? 'empty';
+    return { key, status, replicas };
+  }
+
+  keys(): string[] {
+    return [...this.#entries.keys()];
+  }
+
+  stats(): CoordinatorStats {
+    const byStatus = Object.fromEntries(STATUS_NAMES.map((s) => [s, 0])) as Record<
+      StatusName,
+      number
+    >;
+    let inFlight = 0;
+    let restarts = 0;
+    let waiters = 0;
+    let oldest = 0;
+    let connections = 0;
+    for (const entry of this.#entries.values()) {
+      waiters += entry.waiters.length;
+      for (const s of entry.replicas) {
+        const snap = this.#table.snapshot(s.slot);
+        connections++;
+        byStatus[snap.status]++;
+        inFlight += snap.inFlight;
+        restarts += s.restarts;
+        if (snap.leaseAgeMs > oldest) oldest = snap.leaseAgeMs;
+      }
+    }
+    const holds = [...this.#holds].sort((a, b) => a - b);
+    const at = (q: number) =>
+      holds.length === 0
+        ? 0
+        : (holds[Math.min(holds.length - 1, Math.floor(q * holds.length))] as number);
+    return {
+      connections,
+      byStatus,
+      leases: this.#leases.size,
+      waiters,
+      restarts,
+      inFlight,
+      requests: { total: this.#counters.requests, failed: this.#counters.failed },
+      leaseHoldMs: { count: holds.length, p50: at(0.5), p99: at(0.99), max: holds.at(-1) ?? 0 },
+      oldestLeaseMs: oldest,
+      protocolErrors: this.#counters.protocol,
+      housekeeping: {
+        passes: this.#counters.passes,
+        lastPassUs: this.#counters.lastPassUs,
+        maxPassUs: this.#counters.maxPassUs,
+      },
+    };
+  }
+
+  /**
+   * One housekeeping pass (also run every housekeeping.intervalMs): leak reports, hung-lease
+   * eviction, max-lifetime and idle retirement. Reads slot state lock-free and changes it by CAS;
+   * it never waits on a connection — slow work (stopping a process) is started, not awaited.
+   */
+  housekeep(): void {
+    if (this.#closing) return;
+    const started = performance.now();
+    const hk = this.options.housekeeping;
+    for (const s of this.#bySlot.values()) {
+      if (s.removed) continue;
+      const snap = this.#table.snapshot(s.slot);
+      if (snap.status === 'leased' && snap.leaseId !== 0) {
+        const lease = this.#leases.get(s.slot);
+        if (
+          hk.leakDetectionMs > 0 &&
+          snap.leaseAgeMs >= hk.leakDetectionMs &&
+          (snap.flags & Flag.leakReported) === 0
+        ) {
+          if (this.#table.setFlags(s.slot, snap.generation, Flag.leakReported)) {
+            this.#emit('leak', {
+              key: s.key,
+              slot: s.slot,
+              leaseId: snap.leaseId,
+              ageMs: snap.leaseAgeMs,
+              stack: lease?.stack,
+            });
+          }
+        }
+        if (
+          hk.leaseTimeoutMs > 0 &&
+          snap.leaseAgeMs >= hk.leaseTimeoutMs &&
+          this.#table.evict(s.slot, snap.generation)
+        ) {
+          this.#emit('evict', {
+            key: s.key,
+            slot: s.slot,
+            leaseId: snap.leaseId,
+            ageMs: snap.leaseAgeMs,
+          });
+          void s.kill();
+          continue;
+        }
+        if (performance.now() >= s.retireAt)
+          this.#table.setFlags(s.slot, snap.generation, Flag.retireOnRelease);
+      } else if (snap.status === 'ready') {
+        if (performance.now() >= s.retireAt)
+          void s.retire('max-lifetime', this.options.acquireTimeoutMs);
+        else if (
+          hk.idleTimeoutMs > 0 &&
+          snap.inFlight === 0 &&
+          performance.now() - s.lastUsed >= hk.idleTimeoutMs
+        ) {
+          void s.retire('idle', 0);
+        }
+      }
+    }
+    const us = Math.round((performance.now() - started) * 1000);
+    this.#counters.passes++;
+    this.#counters.lastPassUs = us;
+    if (us > this.#counters.maxPassUs) this.#counters.maxPassUs = us;
+  }
+
+  /**
+   * Reject new work, let in-flight work finish for up to timeoutMs (default 10 s), stop every
+   * process (escalating), and stop the IO workers. Idempotent.
+   */
+  close(options: { timeoutMs?: number } = {}): Promise<void> {
+    if (this.#closing) return this.#closing;
+    const drainMs = checkTimeout(options.timeoutMs, 'options.timeoutMs') ?? 10_000;
+    this.#closing = (async () => {
+      clearInterval(this.#housekeeping);
+      await this.#started.catch(() => {});
+      await Promise.all([...this.#entries.values()].map((e) => this.#remove(e, drainMs)));
+      await this.#io.close();
+      await this.#stateFile?.discard();
+    })();
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  // ---- leases -------------------------------------------------------------------------------
+
+  readonly #leaseBackend: LeaseBackend = {
+    request: (lease, method, params, options) => {
+      this.#checkRequest(method, options);
+      return this.#send(this.#bySlotOrThrow(lease.slot), lease.generation, method, params, options);
+    },
+    notify: (lease, method, params) => {
+      const s = this.#bySlotOrThrow(lease.slot);
+      return this.#io.call(s.slot, async (h) => h.notify(s.slot, lease.generation, method, params));
+    },
+    release: (lease) => this.#release(lease),
+  };
+
+  #release(lease: Lease): void {
+    const supervisor = this.#bySlot.get(lease.slot);
+    if (this.#leases.get(lease.slot) === lease) this.#leases.delete(lease.slot);
+    this.#holds.push(performance.now() - lease.acquiredAt);
+    if (this.#holds.length > 1024) this.#holds.shift();
+    let outcome: 'ready' | 'draining' | 'evicted';
+    try {
+      outcome = this.#table.release(lease.slot, lease.leaseId);
+    } catch (error) {
+      if (error instanceof NotLeaseHolderError) return; // evicted and cleared: nothing to give back
+      throw error;
+    }
+    if (supervisor === undefined) return;
+    supervisor.onWorkDone();
+    if (outcome === 'draining' && !supervisor.removed && !this.#closing) {
+      void supervisor.retire('max-lifetime', this.options.acquireTimeoutMs);
+    }
+    this.#serve(supervisor.key);
+  }
+
+  // ---- internals ----------------------------------------------------------------------------
+
+  #tryLease(entry: Entry, stack: string | undefined): Lease | undefined {
+    for (const s of entry.replicas) {
+      const leaseId = this.#table.tryLease(s.slot);
+      if (leaseId === 0) continue;
+      const lease = new Lease(this.#leaseBackend, {
+        key: entry.key,
+        slot: s.slot,
+        generation: this.#table.state(s.slot).generation,
+        leaseId,
+        pid: s.pid,
+        stack,
+      });
+      this.#leases.set(s.slot, lease);
+      s.lastUsed = performance.now();
+      return lease;
+    }
+    return undefined;
+  }
+
+  /** A ready, unleased, readiness-passing replica, least busy first. */
+  #readyReplica(entry: Entry): Supervisor | undefined {
+    let best: Supervisor | undefined;
+    let bestLoad = Number.POSITIVE_INFINITY;
+    for (const s of entry.replicas) {
+      const state = this.#table.state(s.slot);
+      if (state.status !== 'ready' || (state.flags & Flag.unready) !== 0) continue;
+      const load = this.#table.inFlight(s.slot);
+      if (load < bestLoad) {
+        best = s;
+        bestLoad = load;
+      }
+    }
+    return best;
+  }
+
+  /**
+   * Wait until `entry` has a usable replica. 'request' resolves with it (it is shared); 'lease'
+   * resolves when one may be leasable (the caller then races for it with tryLease).
+   */
+  #pick(
+    entry: Entry,
+    kind: Waiter['kind'],
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<Supervisor> {
+    if (kind === 'request') {
+      const now = this.#readyReplica(entry);
+      if (now !== undefined) return Promise.resolve(now);
+    }
+    this.#wakeIdle(entry);
+    const failure = this.#failure(entry);
+    if (failure !== undefined) return Promise.reject(failure);
+    if (entry.waiters.length >= this.options.maxWaiting) {
+      return Promise.reject(
+        new QueueFullError(
+          `the wait queue of ${JSON.stringify(entry.key)}`,
+          this.options.maxWaiting,
+        ),
+      );
+    }
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<Supervisor>((resolve, reject) => {
+      const waiter: Waiter = {
+        kind,
+        resolve: (s) => {
+          cleanup();
+          resolve(s);
+        },
+        reject: (e) => {
+          cleanup();
+          reject(e);
+        },
+      };
+      const timer = setTimeout(
+        () =>
+          waiter.reject(
+            new TimeoutError(
+              kind === 'lease'
+                ? `acquire(${JSON.stringify(entry.key)})`
+                : `waiting for a connection of ${JSON.stringify(entry.key)}`,
+              timeoutMs,
+            ),
+          ),
+        timeoutMs,
+      );
+      const onAbort = () => waiter.reject(signal?.reason);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const cleanup = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        const i = entry.waiters.indexOf(waiter);
+        if (i >= 0) entry.waiters.splice(i, 1);
+        for (const s of entry.replicas) this.#table.addWaiters(s.slot, -1);
+      };
+      for (const s of entry.replicas) this.#table.addWaiters(s.slot, 1);
+      entry.waiters.push(waiter);
+    });
+  }
+
+  /** Something changed for `key`: serve waiters in order, or fail them if nothing can recover. */
+  #serve(key: string): void {
+    const entry = this.#entries.get(key);
+    if (entry === undefined || entry.waiters.length === 0) return;
+    const failure = this.#failure(entry);
+    if (failure !== undefined) {
+      for (const w of [...entry.waiters]) w.reject(failure);
+      return;
+    }
+    for (const w of [...entry.waiters]) {
+      const s = this.#readyReplica(entry);
+      if (s === undefined) return;
+      w.resolve(s); // a lease waiter races for it with tryLease and re-queues if it loses
+    }
+  }
+
+  #failure(entry: Entry): Error | undefined {
+    if (this.#closing || entry.removing)
+      return new ClosedError(`connection ${JSON.stringify(entry.key)}`);
+    if (entry.replicas.every((s) => s.status === 'failed')) {
+      const last = entry.replicas[0]?.lastError;
+      return new ConnectionFailedError(
+        entry.key,
+        `its restart breaker tripped${last instanceof Error ? ` (last error: ${last.message})` : ''}`,
+      );
+    }
+    return undefined;
+  }
+
+  #wakeIdle(entry: Entry): void {
+    for (const s of entry.replicas) if (s.idle && s.status === 'exited') void s.start();
+  }
+
+  async #send(
+    s: Supervisor,
+    generation: number,
+    method: string,
+    params: unknown,
+    options: RequestOptions,
+  ): Promise<unknown> {
+    const callId = this.#nextCallId++;
+    const signal = options.signal;
+    if (signal?.aborted) throw signal.reason;
+    this.#counters.requests++;
+    this.#table.addInFlight(s.slot, 1);
+    if (options.onProgress) this.#progress.set(callId, options.onProgress);
+    let onAbort: (() => void) | undefined;
+    try {
+      const call = this.#io.call(s.slot, (h) =>
+        h.request(s.slot, generation, method, params, {
+          timeoutMs: options.timeoutMs,
+          totalTimeoutMs: options.totalTimeoutMs,
+          callId,
+          progressToken: options.onProgress ? `atomvisor-${callId}` : undefined,
+        }),
+      );
+      if (signal === undefined) return await call;
+      const aborted = new Promise<never>((_, reject) => {
+        onAbort = () => {
+          void this.#io
+            .call(s.slot, async (h) => h.cancel(callId, String(signal.reason)))
+            .catch(() => {});
+          reject(signal.reason);
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+      });
+      return await Promise.race([call, aborted]);
+    } catch (error) {
+      this.#counters.failed++;
+      throw error;
+    } finally {
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
+      this.#progress.delete(callId);
+      this.#table.addInFlight(s.slot, -1);
+      s.onWorkDone();
+    }
+  }
+
+  async #remove(entry: Entry, drainMs: number): Promise<void> {
+    entry.removing = true;
+    for (const w of [...entry.waiters])
+      w.reject(new ClosedError(`connection ${JSON.stringify(entry.key)}`));
+    await Promise.all(entry.replicas.map((s) => s.stop({ drainMs, remove: true })));
+    for (const s of entry.replicas) {
+      this.#bySlot.delete(s.slot);
+      this.#leases.delete(s.slot);
+    }
+    if (this.#entries.get(entry.key) === entry) this.#entries.delete(entry.key);
+  }
+
+  #onIoEvent(event: IoEvent): void {
+    if (event.type === 'progress') {
+      this.#progress.get(event.callId)?.(event.params);
+      return;
+    }
+    const s = this.#bySlot.get(event.slot);
+    if (s === undefined) return;
+    switch (event.type) {
+      case 'exit':
+        s.onExit(event);
+        this.#serve(s.key);
+        return;
+      case 'notification':
+        this.#emit('notification', {
+          key: s.key,
+          slot: s.slot,
+          method: event.method,
+          params: event.params,
+        });
+        return;
+      case 'protocol':
+        this.#counters.protocol++;
+        this.#emit('protocol', {
+          key: s.key,
+          slot: s.slot,
+          problem: event.problem,
+          detail: event.detail,
+        });
+        return;
+      case 'stderr':
+        this.#emit('stderr', { key: s.key, slot: s.slot, line: event.line });
+        return;
+      case 'server-request':
+        this.#counters.protocol++;
+        return;
+    }
+  }
+
+  /** An IO worker died: kill the process groups it owned and restart those connections. */
+  #onIoWorkerDeath(index: number): void {
+    const slots: number[] = [];
+    for (const s of this.#bySlot.values()) {
+      if (this.#io.indexOf(s.slot) !== index) continue;
+      const pid = this.#table.fields(s.slot).pid;
+      if (pid > 0) signalGroup(pid, 'SIGKILL');
+      slots.push(s.slot);
+      s.onExit({
+        type: 'exit',
+        slot: s.slot,
+        generation: s.generation,
+        pid,
+        code: null,
+        signal: 'SIGKILL',
+        stderrTail: [],
+      });
+      this.#serve(s.key);
+    }
+    this.#emit('io-worker-exit', { index, slots });
+  }
+
+  /** Test hook: make IO worker `index` crash (terminate it). */
+  async crashIoWorker(index: number): Promise<void> {
+    await this.#io.crash(index);
+  }
+
+  #emit<E extends keyof CoordinatorEvents>(event: E, payload: CoordinatorEvents[E]): void {
+    if (events.hasSubscribers) events.publish({ event, ...payload });
+    if (this.listenerCount(event) > 0) this.emit(event, payload);
+  }
+
+  #entry(key: string): Entry {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) {
+      if (this.#closing) throw new ClosedError('the coordinator');
+      throw new InvalidArgumentError(
+        'key',
+        `no connection is registered under ${JSON.stringify(key)}`,
+      );
+    }
+    return entry;
+  }
+
+  #bySlotOrThrow(slot: number): Supervisor {
+    const s = this.#bySlot.get(slot);
+    if (s === undefined) throw new ClosedError(`the connection in slot ${slot}`);
+    return s;
+  }
+
+  #checkOpen(): void {
+    if (this.#closing) throw new ClosedError('the coordinator');
+  }
+
+  #checkRequest(method: unknown, options: RequestOptions): void {
+    if (typeof method !== 'string' || method.length === 0) {
+      throw new InvalidArgumentError(
+        'method',
+        `expected a non-empty string, got ${describe(method)}`,
+      );
+    }
+    const o = readObject(options, 'options', [
+      'timeoutMs',
+      'totalTimeoutMs',
+      'signal',
+      'onProgress',
+    ]);
+    checkTimeout(o.timeoutMs, 'options.timeoutMs');
+    checkTimeout(o.totalTimeoutMs, 'options.totalTimeoutMs');
+    checkSignal(o.signal, 'options.signal');
+    if (o.onProgress !== undefined && typeof o.onProgress !== 'function') {
+      throw new InvalidArgumentError(
+        'options.onProgress',
+        `expected a function, got ${describe(o.onProgress)}`,
+      );
+    }
+  }
+}
+
+/** Make a coordinator. Every option has a default: `createCoordinator()` alone works. */
+export function createCoordinator(options?: CoordinatorOptions): Coordinator {
+  return new Coordinator(options);
+}

@@ -1,0 +1,48 @@
+/**
+ * What the coordinator reports. Every event goes to the Coordinator's EventEmitter under its name
+ * and to the `node:diagnostics_channel` channel `atomvisor:coordinator` as `{ event, ...payload }`.
+ */
+export interface CoordinatorEvents {
+  /** A process was started (before its handshake). */
+  spawn: { key: string; slot: number; generation: number; pid: number };
+  /** A connection passed its handshake and serves. */
+  ready: { key: string; slot: number; generation: number; pid: number; handshake: unknown };
+  /** A start (spawn or handshake) failed; it counts towards backoff and the breaker. */
+  'start-failed': { key: string; slot: number; generation: number; error: unknown };
+  /** A process exited; `expected` when the coordinator stopped it. */
+  exit: {
+    key: string;
+    slot: number;
+    generation: number;
+    pid: number;
+    code: number | null;
+    signal: string | null;
+    expected: boolean;
+    stderrTail: string[];
+  };
+  /** A restart is scheduled after `delayMs` (full-jitter backoff). */
+  restart: { key: string; slot: number; attempt: number; delayMs: number };
+  /** The restart breaker tripped: no more automatic restarts for this replica. */
+  failed: { key: string; slot: number; restartsInWindow: number };
+  /** A lease has been held longer than leakDetectionMs; `stack` is where it was acquired. */
+  leak: { key: string; slot: number; leaseId: number; ageMs: number; stack: string | undefined };
+  /** A lease held past leaseTimeoutMs was evicted and its process killed. */
+  evict: { key: string; slot: number; leaseId: number; ageMs: number };
+  /** A connection is being replaced on purpose (max lifetime, idle timeout). */
+  retire: { key: string; slot: number; reason: 'max-lifetime' | 'idle' };
+  /** The server broke the framing or the protocol; the connection keeps going. */
+  protocol: {
+    key: string;
+    slot: number;
+    problem: 'invalid' | 'oversized' | 'truncated';
+    detail: string;
+  };
+  /** A notification the server sent (other than progress). */
+  notification: { key: string; slot: number; method: string; params: unknown };
+  /** A line the server wrote to stderr. */
+  stderr: { key: string; slot: number; line: string };
+  /** An IO worker died; its processes were killed and will be restarted. */
+  'io-worker-exit': { index: number; slots: number[] };
+}
+
+export type CoordinatorEventName = keyof CoordinatorEvents;

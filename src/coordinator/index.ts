@@ -1,0 +1,12 @@
+export type {
+  AcquireOptions,
+  ConnectionSnapshot,
+  CoordinatorStats,
+  ReplicaSnapshot,
+  RequestOptions,
+} from './coordinator.ts';
+export { Coordinator, createCoordinator } from './coordinator.ts';
+export type { CoordinatorEventName, CoordinatorEvents } from './events.ts';
+export { Lease } from './lease.ts';
+export { type CoordinatorOptions, DEFAULT_ENV_ALLOW } from './options.ts';
+export type { ConnectionSpec, StartingConnection } from './spec.ts';

@@ -1,0 +1,382 @@
+/**
+ * Supervisor: the life of one replica slot — start (spawn + handshake), unexpected exit and
+ * restart (backoff, breaker), planned stop (drain → close → escalate), retirement.
+ *
+ * All state changes go through the slot table's CAS transitions (src/table/state.ts), each checked
+ * against the generation this supervisor started, so a late event from a previous process can
+ * never move the current one. Nothing here holds a lock across I/O: a stop first moves the slot
+ * to draining/closing by CAS (new work is refused from that moment), then does the slow part —
+ * waiting for in-flight work, signalling the process group — with nothing held.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { TimeoutError } from '../errors.ts';
+import type { IoEvent } from '../io/io-host.ts';
+import type { StateFile } from '../io/state-file.ts';
+import type { SlotTable } from '../table/slot-table.ts';
+import type { StatusName } from '../table/state.ts';
+import type { CoordinatorEvents } from './events.ts';
+import type { IoPool } from './io-pool.ts';
+import type { ResolvedOptions } from './options.ts';
+import { RestartPolicy } from './restart-policy.ts';
+import { childEnvironment, type ResolvedSpec, type StartingConnection } from './spec.ts';
+
+export interface SupervisorContext {
+  readonly table: SlotTable;
+  readonly io: IoPool;
+  readonly options: ResolvedOptions;
+  readonly stateFile: StateFile | undefined;
+  emit<E extends keyof CoordinatorEvents>(event: E, payload: CoordinatorEvents[E]): void;
+  /** A replica may have become usable (ready, released) or failed: serve or fail waiters. */
+  changed(supervisor: Supervisor): void;
+}
+
+const LIVE: readonly StatusName[] = ['starting', 'ready', 'leased', 'draining'];
+
+export class Supervisor {
+  readonly key: string;
+  readonly slot: number;
+  readonly spec: ResolvedSpec;
+  generation = 0;
+  pid = 0;
+  /** What the start handshake returned (e.g. MCP initialize's result). */
+  handshake: unknown;
+  restarts = 0;
+  lastError: unknown;
+  /** Stopped for idleness: starts again on demand. */
+  idle = false;
+  /** When the current process turned ready (performance.now ms). */
+  readyAt = 0;
+  /** Retire after this (performance.now ms), from maxLifetimeMs minus jitter. */
+  retireAt = Number.POSITIVE_INFINITY;
+  lastUsed = performance.now();
+  readonly #ctx: SupervisorContext;
+  readonly #policy: RestartPolicy;
+  #removed = false;
+  #restartTimer: NodeJS.Timeout | undefined;
+  #starting: Promise<void> | undefined;
+  #stopping: Promise<void> | undefined;
+  #drainWaiters: (() => void)[] = [];
+
+  constructor(ctx: SupervisorContext, key: string, slot: number, spec: ResolvedSpec) {
+    this.#ctx = ctx;
+    this.key = key;
+    this.slot = slot;
+    this.spec = spec;
+    this.#policy = new RestartPolicy(ctx.options.restart);
+  }
+
+  get status(): StatusName {
+    return this.#ctx.table.state(this.slot).status;
+  }
+
+  get removed(): boolean {
+    return this.#removed;
+  }
+
+  /** Start (or restart) the process; resolves when it is ready or the attempt has failed. */
+  start(): Promise<void> {
+    this.#starting ??= this.#start().finally(() => {
+      this.#starting = undefined;
+    });
+    return this.#starting;
+  }
+
+  /** The process behind this slot reported an exit (from the IO worker). */
+  onExit(event: Extract<IoEvent, { type: 'exit' }>): void {
+    const { table } = this.#ctx;
+    this.#ctx.stateFile?.remove(event.pid);
+    if (event.generation !== this.generation) return; // a previous process: already dealt with
+    const status = this.status;
+    if (!LIVE.includes(status)) return; // a stop or a failed start is handling it
+    table.transition(this.slot, 'exited', { from: LIVE, generation: event.generation });
+    this.#wakeDrainWaiters();
+    this.#ctx.emit('exit', {
+      key: this.key,
+      slot: this.slot,
+      generation: event.generation,
+      pid: event.pid,
+      code: event.code,
+      signal: event.signal,
+      expected: false,
+      stderrTail: event.stderrTail,
+    });
+    this.#afterExit(this.#policy.onExit(this.readyAt || performance.now(), performance.now()));
+  }
+
+  /** Work on this slot finished (a request settled, a lease was released). */
+  onWorkDone(): void {
+    this.lastUsed = performance.now();
+    if (this.#drainWaiters.length > 0 && this.#drained()) this.#wakeDrainWaiters();
+  }
+
+  /**
+   * Stop the process: refuse new work (draining), let in-flight work and the lease finish for up to
+   * `drainMs`, then stop the process group with escalation. `remove` frees the slot afterwards and
+   * stops any further restart.
+   */
+  stop(options: { drainMs: number; remove: boolean }): Promise<void> {
+    if (options.remove) {
+      this.#removed = true;
+      clearTimeout(this.#restartTimer);
+      this.#restartTimer = undefined;
+    }
+    this.#stopping ??= this.#stop(options.drainMs).finally(() => {
+      this.#stopping = undefined;
+    });
+    return this.#stopping.then(() => {
+      if (this.#removed) this.#free();
+    });
+  }
+
+  /** Planned replacement (max lifetime or idle): stop gracefully, then start afresh unless idle. */
+  async retire(reason: 'max-lifetime' | 'idle', drainMs: number): Promise<void> {
+    this.#ctx.emit('retire', { key: this.key, slot: this.slot, reason });
+    await this.stop({ drainMs, remove: false });
+    if (this.#removed) return;
+    if (reason === 'idle') {
+      this.idle = true;
+      return;
+    }
+    await this.start();
+  }
+
+  /** Kill the process now (hung lease evicted) and restart it through the normal path. */
+  async kill(): Promise<void> {
+    const generation = this.generation;
+    await this.#ctx.io
+      .call(this.slot, (h) => h.stop(this.slot, generation, { stdinGraceMs: 0, termGraceMs: 0 }))
+      .catch(() => {});
+    if (this.#ctx.table.transition(this.slot, 'exited', { from: 'closing', generation })) {
+      this.#wakeDrainWaiters();
+      this.#afterExit(this.#policy.onExit(this.readyAt, performance.now()));
+    }
+  }
+
+  /** Forget the restart history (a manual restart of a failed connection). */
+  resetPolicy(): void {
+    this.#policy.reset();
+  }
+
+  async #start(): Promise<void> {
+    const { table, io, options } = this.#ctx;
+    if (this.#removed) return;
+    clearTimeout(this.#restartTimer);
+    this.#restartTimer = undefined;
+    if (
+      this.status !== 'starting' &&
+      !table.transition(this.slot, 'starting', { from: ['exited', 'failed'] })
+    )
+      return;
+    this.idle = false;
+    const generation = table.state(this.slot).generation;
+    this.generation = generation;
+    this.handshake = undefined;
+    let spawned = false;
+    try {
+      const env = childEnvironment(this.spec, options.env.allow, options.env.inherit);
+      const { pid } = await io.call(this.slot, (h) =>
+        h.spawn({
+          slot: this.slot,
+          generation,
+          command: this.spec.command,
+          args: this.spec.args,
+          cwd: this.spec.cwd,
+          env,
+          maxInFlight: options.maxInFlight,
+          maxQueued: options.maxQueued,
+          maxLineBytes: options.maxLineBytes,
+          requestTimeoutMs: options.requestTimeoutMs,
+          maxTotalTimeoutMs: options.maxTotalTimeoutMs,
+        }),
+      );
+      spawned = true;
+      this.pid = pid;
+      this.#ctx.stateFile?.add(pid);
+      this.#ctx.emit('spawn', { key: this.key, slot: this.slot, generation, pid });
+      this.handshake = await this.#handshake(generation, pid);
+      if (!table.transition(this.slot, 'ready', { from: 'starting', generation })) return; // died or stopped meanwhile
+      this.readyAt = performance.now();
+      this.lastUsed = this.readyAt;
+      const { maxLifetimeMs, lifetimeVariance } = options.housekeeping;
+      this.retireAt =
+        maxLifetimeMs > 0
+          ? this.readyAt + maxLifetimeMs * (1 - Math.random() * lifetimeVariance)
+          : Number.POSITIVE_INFINITY;
+      this.#ctx.emit('ready', {
+        key: this.key,
+        slot: this.slot,
+        generation,
+        pid,
+        handshake: this.handshake,
+      });
+      this.#ctx.changed(this);
+    } catch (error) {
+      this.lastError = error;
+      if (table.state(this.slot).generation !== generation || this.status !== 'starting') return;
+      this.#ctx.emit('start-failed', { key: this.key, slot: this.slot, generation, error });
+      if (spawned) {
+        table.transition(this.slot, 'closing', { from: 'starting', generation });
+        await io
+          .call(this.slot, (h) => h.stop(this.slot, generation, options.stop))
+          .catch(() => {});
+        table.transition(this.slot, 'exited', { from: 'closing', generation });
+      } else {
+        table.transition(this.slot, 'exited', { from: 'starting', generation });
+      }
+      this.#afterExit(this.#policy.onFailedStart(performance.now()));
+    }
+  }
+
+  async #handshake(generation: number, pid: number): Promise<unknown> {
+    const { io, options } = this.#ctx;
+    const limit = options.startTimeoutMs;
+    const init = this.spec.initialize;
+    if (init !== undefined) {
+      const result = await io.call(this.slot, (h) =>
+        h.request(this.slot, generation, init.method, init.params, {
+          timeoutMs: limit,
+          totalTimeoutMs: limit,
+        }),
+      );
+      const note = init.notification;
+      if (note !== undefined)
+        await io.call(this.slot, async (h) =>
+          h.notify(this.slot, generation, note.method, note.params),
+        );
+      return result;
+    }
+    const hook = this.spec.onStart;
+    if (hook === undefined) return undefined;
+    const connection: StartingConnection = {
+      key: this.key,
+      pid,
+      request: (method, params, opts) =>
+        io.call(this.slot, (h) =>
+          h.request(this.slot, generation, method, params, {
+            timeoutMs: opts?.timeoutMs ?? limit,
+            totalTimeoutMs: limit,
+          }),
+        ),
+      notify: (method, params) =>
+        io.call(this.slot, async (h) => h.notify(this.slot, generation, method, params)),
+    };
+    const controller = new AbortController();
+    try {
+      return await Promise.race([
+        Promise.resolve().then(() => hook(connection)),
+        sleep(limit, undefined, { signal: controller.signal }).then(() => {
+          throw new TimeoutError(`the onStart hook of ${JSON.stringify(this.key)}`, limit);
+        }),
+      ]);
+    } finally {
+      controller.abort();
+    }
+  }
+
+  async #stop(drainMs: number): Promise<void> {
+    const { table, io, options } = this.#ctx;
+    const generation = this.generation;
+    for (;;) {
+      const status = this.status;
+      if (status === 'ready' || status === 'leased') {
+        if (table.transition(this.slot, 'draining', { from: status, generation })) break;
+        continue;
+      }
+      break;
+    }
+    if (this.status === 'draining' && !this.#drained()) await this.#waitDrained(drainMs);
+    const status = this.status;
+    if (
+      !table.transition(this.slot, 'closing', {
+        from: ['draining', 'starting', 'ready', 'leased'],
+        generation,
+      })
+    ) {
+      if (this.#starting) await this.#starting.catch(() => {}); // let a start that is in its catch settle
+      if (status !== 'closing') return; // already exited (or never ran)
+    }
+    this.#ctx.changed(this);
+    const info = await io
+      .call(this.slot, (h) => h.stop(this.slot, generation, options.stop))
+      .catch(() => undefined);
+    if (table.transition(this.slot, 'exited', { from: 'closing', generation })) {
+      this.#wakeDrainWaiters();
+      this.#ctx.emit('exit', {
+        key: this.key,
+        slot: this.slot,
+        generation,
+        pid: this.pid,
+        code: info?.code ?? null,
+        signal: info?.signal ?? null,
+        expected: true,
+        stderrTail: [],
+      });
+    }
+  }
+
+  #afterExit(decision: ReturnType<RestartPolicy['onExit']>): void {
+    if (this.#removed) return;
+    if (decision.action === 'give-up') {
+      this.#ctx.table.transition(this.slot, 'failed', { from: 'exited' });
+      this.#ctx.emit('failed', {
+        key: this.key,
+        slot: this.slot,
+        restartsInWindow: decision.restartsInWindow,
+      });
+      this.#ctx.changed(this);
+      return;
+    }
+    this.restarts++;
+    this.#ctx.table.publish(this.slot, { restarts: this.restarts });
+    this.#ctx.emit('restart', {
+      key: this.key,
+      slot: this.slot,
+      attempt: decision.attempt,
+      delayMs: decision.delayMs,
+    });
+    this.#ctx.changed(this);
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = undefined;
+      void this.start();
+    }, decision.delayMs);
+  }
+
+  #free(): void {
+    const { table } = this.#ctx;
+    table.transition(this.slot, 'empty', { from: ['exited', 'failed'] });
+  }
+
+  #drained(): boolean {
+    const snap = this.#ctx.table.snapshot(this.slot);
+    return snap.inFlight === 0 && snap.leaseId === 0;
+  }
+
+  #waitDrained(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      const waiter = () => done();
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#drainWaiters.push(waiter);
+    });
+  }
+
+  #wakeDrainWaiters(): void {
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** A restart is scheduled and not yet started. */
+  get restartPending(): boolean {
+    return this.#restartTimer !== undefined;
+  }
+
+  /** Cancel a scheduled restart (coordinator closing). */
+  cancelRestart(): void {
+    clearTimeout(this.#restartTimer);
+    this.#restartTimer = undefined;
+  }
+}
