@@ -68,7 +68,7 @@ export class StateWordLayout<K extends string> {
 
   /** One field's value in `word` (unsigned). */
   get(word: number, name: K): number {
-    const f = this.fields[name];
+    const f = this.#field(name);
     return f.width === 32 ? word >>> 0 : (word >>> f.shift) & f.max;
   }
 
@@ -101,7 +101,9 @@ export class StateWordLayout<K extends string> {
   }
 
   #field(name: K): BitField {
-    const f = this.fields[name];
+    // Own properties only: `fields` is a plain object, so 'toString', 'constructor' or
+    // '__proto__' would otherwise find Object.prototype members and corrupt the word silently.
+    const f = Object.hasOwn(this.fields, name) ? this.fields[name] : undefined;
     if (f === undefined)
       throw new InvalidArgumentError('name', `no field named ${JSON.stringify(name)}`);
     return f;
@@ -152,14 +154,21 @@ export function update(
   }
 }
 
-/** Install `next` only if the word is `expected`. Returns whether it did. */
+/**
+ * Install `next` only if the word is `expected`. Returns whether it did. Both are taken as Int32
+ * (ToInt32, as Atomics does), so a word given by its unsigned value compares equal to itself.
+ */
 export function compareAndSet(
   view: Int32Array,
   index: number,
   expected: number,
   next: number,
 ): boolean {
-  return Atomics.compareExchange(view, index, expected, next) === expected;
+  checkSharedInt32View(view, 'view');
+  checkWordRange(view, index, 1, 'index');
+  // Compare with ToInt32(expected), the value Atomics compared: comparing with `expected` itself
+  // reported false for 0xffffffff (say) even though the exchange had happened.
+  return Atomics.compareExchange(view, index, expected, next) === (expected | 0);
 }
 
 function backoff(attempt: number): void {
