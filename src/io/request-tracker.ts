@@ -1,0 +1,506 @@
+/**
+ * Client side of one JSON-RPC connection: allocates request ids, bounds the requests in flight,
+ * and settles each request exactly once — by its response, its error response, a timeout, its
+ * abort signal, or `failAll()` when the connection dies.
+ *
+ * Guarantees:
+ * - At most `maxInFlight` requests are written to the server at once; the rest wait in a FIFO of
+ *   at most `maxQueued` (beyond it `start` rejects with QueueFullError). A queued request is
+ *   written (through `write`) only when a slot frees, in start order.
+ * - `timeoutMs` is an inactivity limit: it runs from `start`, restarts when the request is written
+ *   and on every MCP `notifications/progress` carrying the request's progress token.
+ *   `totalTimeoutMs` caps the whole request, progress or not. Both reject with TimeoutError.
+ * - A request the server has seen and that ends by timeout or abort gets a cancel notification
+ *   (MCP `notifications/cancelled` by default) written through `write`.
+ * - Nothing outlives a settled request: its timers are cleared and its abort listener removed.
+ * - Responses to unknown ids are counted as `unmatched`, never thrown.
+ */
+import {
+  ConnectionLostError,
+  InvalidArgumentError,
+  JsonRpcError,
+  QueueFullError,
+  TimeoutError,
+} from '../errors.ts';
+import { checkInteger } from '../shm/validate.ts';
+import {
+  type Classified,
+  encodeNotification,
+  encodeRequest,
+  type JsonRpcParams,
+} from './jsonrpc.ts';
+
+export type ProgressToken = string | number;
+
+export const DEFAULT_MAX_IN_FLIGHT = 64;
+export const DEFAULT_MAX_QUEUED = 1024;
+/** The MCP SDK's default request timeout. */
+export const DEFAULT_TIMEOUT_MS = 60_000;
+/** setTimeout fires at once (with a warning) beyond this; longer limits must be Infinity. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export const PROGRESS_METHOD = 'notifications/progress';
+export const CANCELLED_METHOD = 'notifications/cancelled';
+
+export interface CancelInfo {
+  id: number;
+  method: string;
+  reason: string;
+}
+
+/** Builds the line telling the server to stop working on a request; null sends nothing. */
+export type CancelEncoder = (request: CancelInfo) => string | null;
+
+/**
+ * MCP's `notifications/cancelled { requestId, reason }`. MCP forbids cancelling `initialize`, so
+ * none is sent for it.
+ */
+export const mcpCancelNotification: CancelEncoder = ({ id, method, reason }) =>
+  method === 'initialize' ? null : encodeNotification(CANCELLED_METHOD, { requestId: id, reason });
+
+export interface RequestTrackerOptions {
+  /** Writes one line (request or cancel notification) to the server's stdin. May throw. */
+  write: (line: string) => void;
+  /** Default 64. */
+  maxInFlight?: number;
+  /** Requests waiting for a slot; default 1024. 0 makes `start` reject at once when busy. */
+  maxQueued?: number;
+  /** Default inactivity limit per request; default 60 000 ms; Infinity for none. */
+  timeoutMs?: number;
+  /** Default cap on a whole request; default none. */
+  totalTimeoutMs?: number;
+  /** How to tell the server a request was given up; default MCP; false sends nothing. */
+  cancelNotification?: CancelEncoder | false;
+}
+
+export interface StartOptions {
+  timeoutMs?: number;
+  totalTimeoutMs?: number;
+  signal?: AbortSignal;
+  /**
+   * Progress token for this request. If `params._meta.progressToken` is absent it is added (params
+   * are copied, not mutated); a token already in params is picked up without this option.
+   */
+  progressToken?: ProgressToken;
+  /** Called with the params of each matching `notifications/progress`, inside `handle` (which a throw escapes). */
+  onProgress?: (params: Record<string, unknown>) => void;
+}
+
+export interface StartedRequest<T = unknown> {
+  id: number;
+  /** The encoded request; the tracker writes it through `write` once it has a slot. */
+  line: string;
+  promise: Promise<T>;
+}
+
+/** What `handle` did with a message. */
+export type HandleOutcome = 'settled' | 'progress' | 'unmatched' | 'ignored';
+
+export interface RequestTrackerStats {
+  inFlight: number;
+  queued: number;
+  completed: number;
+  /** Error responses, failAll/close, queue overflow, write failures. */
+  failed: number;
+  timedOut: number;
+  aborted: number;
+  /** Responses and progress notifications for requests the tracker does not (or no longer) have. */
+  unmatched: number;
+  /** Progress notifications matched to a request. */
+  progress: number;
+  /** Timers currently armed; 0 whenever nothing is pending. */
+  timers: number;
+}
+
+interface Entry {
+  id: number;
+  method: string;
+  line: string;
+  state: 'queued' | 'in-flight' | 'done';
+  resolve: (value: unknown) => void;
+  reject: (reason: unknown) => void;
+  timeoutMs: number | undefined;
+  inactivity: NodeJS.Timeout | undefined;
+  total: NodeJS.Timeout | undefined;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+  progressToken: ProgressToken | undefined;
+  onProgress: ((params: Record<string, unknown>) => void) | undefined;
+}
+
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+export class RequestTracker {
+  readonly maxInFlight: number;
+  readonly maxQueued: number;
+  readonly #write: (line: string) => void;
+  readonly #timeoutMs: number | undefined;
+  readonly #totalTimeoutMs: number | undefined;
+  readonly #cancel: CancelEncoder | false;
+
+  #nextId = 1;
+  readonly #inFlight = new Map<number, Entry>();
+  /** A Set keeps insertion (FIFO) order and removes an aborted waiter in O(1). */
+  readonly #queue = new Set<Entry>();
+  readonly #byToken = new Map<ProgressToken, Entry>();
+  #pumping = false;
+  #failing = false;
+  #closedWith: { error: unknown } | undefined;
+  #timers = 0;
+  #counts = { completed: 0, failed: 0, timedOut: 0, aborted: 0, unmatched: 0, progress: 0 };
+
+  constructor(options: RequestTrackerOptions) {
+    if (typeof options?.write !== 'function') {
+      throw new InvalidArgumentError('write', 'expected a function that writes one line');
+    }
+    this.#write = options.write;
+    this.maxInFlight = checkInteger(
+      options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
+      'maxInFlight',
+      1,
+      2 ** 30,
+    );
+    this.maxQueued = checkInteger(options.maxQueued ?? DEFAULT_MAX_QUEUED, 'maxQueued', 0, 2 ** 30);
+    this.#timeoutMs = checkLimit(options.timeoutMs ?? DEFAULT_TIMEOUT_MS, 'timeoutMs');
+    this.#totalTimeoutMs = checkLimit(options.totalTimeoutMs, 'totalTimeoutMs');
+    const cancel = options.cancelNotification ?? mcpCancelNotification;
+    if (cancel !== false && typeof cancel !== 'function') {
+      throw new InvalidArgumentError('cancelNotification', 'expected a function or false');
+    }
+    this.#cancel = cancel;
+  }
+
+  get stats(): RequestTrackerStats {
+    return {
+      inFlight: this.#inFlight.size,
+      queued: this.#queue.size,
+      ...this.#counts,
+      timers: this.#timers,
+    };
+  }
+
+  /**
+   * Starts a request. Bad arguments throw InvalidArgumentError; every other failure (queue full,
+   * closed, already aborted, timeout, error response) rejects `promise`.
+   */
+  start<T = unknown>(
+    method: string,
+    params?: JsonRpcParams,
+    options: StartOptions = {},
+  ): StartedRequest<T> {
+    const timeoutMs =
+      options.timeoutMs === undefined
+        ? this.#timeoutMs
+        : checkLimit(options.timeoutMs, 'timeoutMs');
+    const totalTimeoutMs =
+      options.totalTimeoutMs === undefined
+        ? this.#totalTimeoutMs
+        : checkLimit(options.totalTimeoutMs, 'totalTimeoutMs');
+    const { signal, onProgress } = options;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new InvalidArgumentError('signal', 'expected an AbortSignal');
+    }
+    if (onProgress !== undefined && typeof onProgress !== 'function') {
+      throw new InvalidArgumentError('onProgress', 'expected a function');
+    }
+    const { params: sent, token } = withProgressToken(params, options.progressToken);
+    if (token !== undefined && this.#byToken.has(token)) {
+      throw new InvalidArgumentError(
+        'progressToken',
+        `${JSON.stringify(token)} is already used by a pending request`,
+      );
+    }
+    const id = this.#nextId++;
+    const line = encodeRequest(id, method, sent);
+
+    let resolve!: (value: unknown) => void;
+    let reject!: (reason: unknown) => void;
+    const promise = new Promise<T>((res, rej) => {
+      resolve = res as (value: unknown) => void;
+      reject = rej;
+    });
+    const entry: Entry = {
+      id,
+      method,
+      line,
+      state: 'queued',
+      resolve,
+      reject,
+      timeoutMs,
+      inactivity: undefined,
+      total: undefined,
+      signal,
+      onAbort: undefined,
+      progressToken: token,
+      onProgress,
+    };
+
+    if (this.#closedWith) {
+      this.#counts.failed++;
+      entry.state = 'done';
+      reject(this.#closedWith.error);
+    } else if (signal?.aborted) {
+      this.#counts.aborted++;
+      entry.state = 'done';
+      reject(signal.reason);
+    } else if (this.#inFlight.size < this.maxInFlight && this.#queue.size === 0) {
+      this.#arm(entry, totalTimeoutMs);
+      this.#dispatch(entry);
+    } else if (this.#queue.size < this.maxQueued) {
+      this.#queue.add(entry);
+      this.#arm(entry, totalTimeoutMs);
+    } else {
+      this.#counts.failed++;
+      entry.state = 'done';
+      reject(new QueueFullError('the request queue', this.maxQueued));
+    }
+    return { id, line, promise };
+  }
+
+  /** Routes one message read from the server. Never throws for unexpected input. */
+  handle(message: Classified): HandleOutcome {
+    switch (message.kind) {
+      case 'response':
+      case 'error-response': {
+        const entry = typeof message.id === 'number' ? this.#inFlight.get(message.id) : undefined;
+        if (entry === undefined) {
+          this.#counts.unmatched++;
+          return 'unmatched';
+        }
+        if (message.kind === 'response') {
+          this.#counts.completed++;
+          this.#settle(entry, { ok: true, value: message.result });
+        } else {
+          this.#counts.failed++;
+          this.#settle(entry, { ok: false, error: new JsonRpcError(message.error, entry.method) });
+        }
+        return 'settled';
+      }
+      case 'notification': {
+        if (message.method !== PROGRESS_METHOD) return 'ignored';
+        const params = message.params;
+        const token =
+          params !== undefined && !Array.isArray(params) ? params.progressToken : undefined;
+        const entry =
+          typeof token === 'string' || typeof token === 'number'
+            ? this.#byToken.get(token)
+            : undefined;
+        // A queued request was never sent, so the server cannot be reporting on it.
+        if (entry === undefined || entry.state !== 'in-flight') {
+          this.#counts.unmatched++;
+          return 'unmatched';
+        }
+        this.#counts.progress++;
+        entry.inactivity?.refresh();
+        entry.onProgress?.(params as Record<string, unknown>);
+        return 'progress';
+      }
+      default:
+        return 'ignored';
+    }
+  }
+
+  /**
+   * Rejects every in-flight and queued request with `error` (the connection died: no cancel
+   * notifications, and no queued request is written). Returns how many were rejected. The tracker
+   * stays usable, e.g. for a restarted process.
+   */
+  failAll(error: unknown = new ConnectionLostError(null, null)): number {
+    const victims = [...this.#inFlight.values(), ...this.#queue];
+    this.#failing = true;
+    try {
+      for (const entry of victims) {
+        this.#counts.failed++;
+        this.#settle(entry, { ok: false, error });
+      }
+    } finally {
+      this.#failing = false;
+    }
+    return victims.length;
+  }
+
+  /** `failAll(error)`, and every later `start` rejects with `error` too. */
+  close(error: unknown = new ConnectionLostError(null, null)): number {
+    this.#closedWith ??= { error };
+    return this.failAll(error);
+  }
+
+  #arm(entry: Entry, totalTimeoutMs: number | undefined): void {
+    if (entry.timeoutMs !== undefined) {
+      const ms = entry.timeoutMs;
+      entry.inactivity = this.#timer(() => this.#timeout(entry, ms, 'inactivity'), ms);
+    }
+    if (totalTimeoutMs !== undefined) {
+      entry.total = this.#timer(
+        () => this.#timeout(entry, totalTimeoutMs, 'total'),
+        totalTimeoutMs,
+      );
+    }
+    if (entry.progressToken !== undefined) this.#byToken.set(entry.progressToken, entry);
+    if (entry.signal !== undefined) {
+      const signal = entry.signal;
+      entry.onAbort = () =>
+        this.#giveUp(entry, signal.reason, 'aborted', describeReason(signal.reason));
+      signal.addEventListener('abort', entry.onAbort, { once: true });
+    }
+  }
+
+  #timer(fire: () => void, ms: number): NodeJS.Timeout {
+    this.#timers++;
+    return setTimeout(() => {
+      this.#timers--;
+      fire();
+    }, ms);
+  }
+
+  #timeout(entry: Entry, ms: number, which: 'inactivity' | 'total'): void {
+    // The timer that fired is spent; forget it so settling does not count it twice.
+    if (which === 'inactivity') entry.inactivity = undefined;
+    else entry.total = undefined;
+    const what =
+      which === 'inactivity'
+        ? `'${entry.method}' request ${entry.id} (no response or progress)`
+        : `'${entry.method}' request ${entry.id} (total time limit)`;
+    this.#giveUp(entry, new TimeoutError(what, ms), 'timedOut', `timed out after ${ms} ms`);
+  }
+
+  /** Timeout or abort: settle, and tell the server if it ever saw the request. */
+  #giveUp(entry: Entry, error: unknown, counter: 'timedOut' | 'aborted', reason: string): void {
+    if (entry.state === 'done') return;
+    const wasSent = entry.state === 'in-flight';
+    this.#counts[counter]++;
+    // The cancel line goes out before the settle frees the slot, so the server hears about the
+    // cancellation before the next queued request.
+    if (wasSent && this.#cancel !== false) {
+      const cancelLine = this.#cancel({ id: entry.id, method: entry.method, reason });
+      if (cancelLine !== null) {
+        try {
+          this.#write(cancelLine);
+        } catch {
+          // The connection is failing; its owner will learn that from the process, not from here.
+        }
+      }
+    }
+    this.#settle(entry, { ok: false, error });
+  }
+
+  #dispatch(entry: Entry): void {
+    this.#queue.delete(entry);
+    this.#inFlight.set(entry.id, entry);
+    entry.state = 'in-flight';
+    // Time spent queued is not the server's silence: restart the inactivity limit on sending.
+    entry.inactivity?.refresh();
+    try {
+      this.#write(entry.line);
+    } catch (error) {
+      this.#counts.failed++;
+      this.#settle(entry, { ok: false, error });
+    }
+  }
+
+  #settle(entry: Entry, outcome: Outcome): void {
+    if (entry.state === 'done') return;
+    const wasInFlight = entry.state === 'in-flight';
+    entry.state = 'done';
+    this.#inFlight.delete(entry.id);
+    this.#queue.delete(entry);
+    if (entry.inactivity !== undefined) {
+      clearTimeout(entry.inactivity);
+      this.#timers--;
+      entry.inactivity = undefined;
+    }
+    if (entry.total !== undefined) {
+      clearTimeout(entry.total);
+      this.#timers--;
+      entry.total = undefined;
+    }
+    if (entry.onAbort !== undefined) {
+      entry.signal?.removeEventListener('abort', entry.onAbort);
+      entry.onAbort = undefined;
+    }
+    if (entry.progressToken !== undefined && this.#byToken.get(entry.progressToken) === entry) {
+      this.#byToken.delete(entry.progressToken);
+    }
+    if (outcome.ok) entry.resolve(outcome.value);
+    else entry.reject(outcome.error);
+    if (wasInFlight) this.#pump();
+  }
+
+  /** Fills free slots from the queue, in order. Re-entrant calls (write → handle) fold into one. */
+  #pump(): void {
+    if (this.#pumping || this.#failing) return;
+    this.#pumping = true;
+    try {
+      while (this.#inFlight.size < this.maxInFlight && this.#queue.size > 0) {
+        const next = this.#queue.values().next().value as Entry;
+        this.#dispatch(next);
+      }
+    } finally {
+      this.#pumping = false;
+    }
+  }
+}
+
+function checkLimit(value: unknown, field: string): number | undefined {
+  if (value === undefined || value === Number.POSITIVE_INFINITY) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new InvalidArgumentError(
+      field,
+      `expected milliseconds ≥ 0 or Infinity, got ${String(value)}`,
+    );
+  }
+  if (value > MAX_TIMER_MS) {
+    throw new InvalidArgumentError(
+      field,
+      `${value} ms exceeds ${MAX_TIMER_MS}; use Infinity for no limit`,
+    );
+  }
+  return value;
+}
+
+function withProgressToken(
+  params: JsonRpcParams,
+  explicit: ProgressToken | undefined,
+): { params: JsonRpcParams; token: ProgressToken | undefined } {
+  if (explicit !== undefined && typeof explicit !== 'string' && typeof explicit !== 'number') {
+    throw new InvalidArgumentError('progressToken', 'expected a string or a number');
+  }
+  if (params === undefined || Array.isArray(params)) {
+    if (explicit === undefined) return { params, token: undefined };
+    if (params !== undefined) {
+      throw new InvalidArgumentError(
+        'progressToken',
+        'array params cannot carry _meta.progressToken',
+      );
+    }
+    return { params: { _meta: { progressToken: explicit } }, token: explicit };
+  }
+  const meta = params._meta;
+  const present =
+    typeof meta === 'object' && meta !== null
+      ? (meta as Record<string, unknown>).progressToken
+      : undefined;
+  if (present !== undefined && typeof present !== 'string' && typeof present !== 'number') {
+    throw new InvalidArgumentError('params._meta.progressToken', 'expected a string or a number');
+  }
+  if (explicit === undefined) return { params, token: present };
+  if (present !== undefined) {
+    if (present !== explicit) {
+      throw new InvalidArgumentError(
+        'progressToken',
+        `params already carry _meta.progressToken ${JSON.stringify(present)}`,
+      );
+    }
+    return { params, token: present };
+  }
+  const baseMeta = typeof meta === 'object' && meta !== null ? meta : {};
+  return {
+    params: { ...params, _meta: { ...baseMeta, progressToken: explicit } },
+    token: explicit,
+  };
+}
+
+function describeReason(reason: unknown): string {
+  if (reason instanceof Error) return reason.message;
+  return typeof reason === 'string' ? reason : 'aborted by the client';
+}
