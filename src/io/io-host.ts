@@ -69,6 +69,8 @@ export type IoEvent =
   | { type: 'stderr'; slot: number; generation: number; line: string };
 
 const STDERR_TAIL = 20;
+/** After 'exit', how long to keep reading stdout for replies written just before it. */
+const EXIT_DRAIN_MS = 100;
 
 interface Connection {
   slot: number;
@@ -160,7 +162,17 @@ export class IoHost {
       stderr,
       stderrTail,
       exit: new Promise((resolve) =>
-        child.once('exit', (code, signal) => resolve({ code, signal })),
+        child.once('exit', (code, signal) => {
+          // Replies the process wrote just before exiting may still be in the pipe: read them
+          // first. But never wait on 'close': a grandchild holding stdout can delay it for ever.
+          const settle = () => resolve({ code, signal });
+          if (child.stdout === null || child.stdout.readableEnded) return settle();
+          const grace = setTimeout(settle, EXIT_DRAIN_MS);
+          child.stdout.once('end', () => {
+            clearTimeout(grace);
+            settle();
+          });
+        }),
       ),
     };
     this.#connections.set(slot, connection);

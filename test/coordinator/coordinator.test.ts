@@ -1,0 +1,363 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Coordinator, type CoordinatorOptions, createCoordinator } from '../../src/index.ts';
+import { echoSpec, groupAlive, isAlive, STUBBORN, waitUntil } from '../helpers/processes.ts';
+
+const open: Coordinator[] = [];
+function coordinator(options: CoordinatorOptions = {}): Coordinator {
+  const c = createCoordinator({
+    stop: { stdinGraceMs: 200, termGraceMs: 200 },
+    restart: { initialDelayMs: 10, maxDelayMs: 100 },
+    ...options,
+  });
+  open.push(c);
+  return c;
+}
+
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((c) => c.close({ timeoutMs: 1_000 })));
+});
+
+describe('register, request, snapshot', () => {
+  it('starts with the handshake, keeps its result, and multiplexes requests', async () => {
+    const c = coordinator();
+    await c.register('echo', echoSpec());
+    const snap = c.snapshot('echo');
+    expect(snap.status).toBe('ready');
+    expect(snap.replicas[0]).toMatchObject({ status: 'ready', restarts: 0, exit: -1 });
+    expect(snap.replicas[0]?.handshake).toMatchObject({ capabilities: { echo: true } });
+    expect(isAlive(snap.replicas[0]?.pid as number)).toBe(true);
+
+    const replies = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => c.request('echo', 'echo', { i })),
+    );
+    expect(replies).toEqual(Array.from({ length: 200 }, (_, i) => ({ i })));
+    await expect(
+      c.request('echo', 'fail', { code: -32000, message: 'nope' }),
+    ).rejects.toMatchObject({
+      code: 'ERR_ATOMVISOR_JSONRPC',
+      rpcCode: -32000,
+    });
+    expect(c.stats()).toMatchObject({
+      connections: 1,
+      inFlight: 0,
+      requests: { total: 201, failed: 1 },
+    });
+  });
+
+  it('runs an onStart hook instead of initialize, on every (re)start', async () => {
+    const c = coordinator();
+    let starts = 0;
+    await c.register('hooked', {
+      command: process.execPath,
+      args: [echoSpec().args[0] as string],
+      onStart: async (conn) => {
+        starts++;
+        return { pid: await conn.request('pid'), seen: conn.pid };
+      },
+    });
+    const first = c.snapshot('hooked').replicas[0];
+    expect(first?.handshake).toEqual({ pid: first?.pid, seen: first?.pid });
+    process.kill(first?.pid as number, 'SIGKILL');
+    await waitUntil(
+      () =>
+        c.snapshot('hooked').replicas[0]?.generation === 2 &&
+        c.snapshot('hooked').status === 'ready',
+      'restarted',
+    );
+    expect(starts).toBe(2);
+  });
+
+  it('reports progress and keeps a request with progress alive past its inactivity timeout', async () => {
+    const c = coordinator();
+    await c.register('echo', echoSpec());
+    const seen: unknown[] = [];
+    const result = await c.request(
+      'echo',
+      'sleep',
+      { ms: 400, progressEveryMs: 20 },
+      { timeoutMs: 150, onProgress: (p) => seen.push(p) },
+    );
+    expect(result).toEqual({ slept: 400 });
+    expect(seen.length).toBeGreaterThan(3);
+    await expect(
+      c.request('echo', 'sleep', { ms: 2_000 }, { timeoutMs: 100 }),
+    ).rejects.toMatchObject({ code: 'ERR_ATOMVISOR_TIMEOUT' });
+  });
+
+  it('aborts a request with the signal reason and tells the server', async () => {
+    const c = coordinator();
+    await c.register('echo', echoSpec());
+    const controller = new AbortController();
+    const pending = c.request('echo', 'sleep', { ms: 5_000 }, { signal: controller.signal });
+    setTimeout(() => controller.abort(new Error('user gave up')), 50);
+    await expect(pending).rejects.toThrow('user gave up');
+    await waitUntil(() => c.stats().inFlight === 0, 'the aborted request is no longer in flight');
+  });
+});
+
+describe('F5: a long lease on A blocks nothing else', () => {
+  it('serves 200 requests to B, snapshot, stats and housekeeping while A is leased for 2 s', async () => {
+    const c = coordinator();
+    await Promise.all([c.register('A', echoSpec()), c.register('B', echoSpec())]);
+    let released = 0;
+    const held = c.withConnection('A', async (lease) => {
+      await lease.request('sleep', { ms: 2_000 });
+      released = performance.now();
+    });
+    await waitUntil(() => c.snapshot('A').status === 'leased', 'A is leased');
+    const started = performance.now();
+    const replies = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => c.request('B', 'echo', { i })),
+    );
+    expect(c.snapshot('A').status).toBe('leased');
+    expect(c.stats().leases).toBe(1);
+    c.housekeep();
+    const bDone = performance.now();
+    expect(replies).toHaveLength(200);
+    await held;
+    // Everything on B finished while A was still held, in a fraction of the hold.
+    expect(bDone).toBeLessThan(released);
+    expect(bDone - started).toBeLessThan(1_000);
+  });
+
+  it('sends plain requests to an unleased replica, or queues them until one is free', async () => {
+    const c = coordinator();
+    await c.register('pool', echoSpec(), { replicas: 2 });
+    const a = await c.acquire('pool');
+    const b = await c.acquire('pool');
+    expect(new Set([a.slot, b.slot]).size).toBe(2);
+    const waiting = c.request('pool', 'echo', { queued: true });
+    expect(c.stats().waiters).toBe(1);
+    a.release();
+    await expect(waiting).resolves.toEqual({ queued: true });
+    b.release();
+    await expect(c.acquire('pool', { timeoutMs: 1_000 })).resolves.toBeDefined();
+  });
+});
+
+describe('F2: closing a process that ignores SIGTERM and EOF', () => {
+  it('does not delay other connections, and leaves the group dead', async () => {
+    const c = coordinator({ stop: { stdinGraceMs: 300, termGraceMs: 300 } });
+    await Promise.all([
+      c.register('stubborn', { command: process.execPath, args: [STUBBORN] }),
+      c.register('B', echoSpec()),
+    ]);
+    const pid = c.snapshot('stubborn').replicas[0]?.pid as number;
+    const exits: { expected: boolean; signal: string | null }[] = [];
+    c.on('exit', (e) => exits.push(e));
+    const t0 = performance.now();
+    const closing = c.unregister('stubborn', { timeoutMs: 0 });
+    const replies = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => c.request('B', 'echo', { i })),
+    );
+    const bDone = performance.now() - t0;
+    await closing;
+    const closeTook = performance.now() - t0;
+    expect(replies).toHaveLength(100);
+    // It took the whole escalation (EOF grace + TERM grace) to stop the stubborn one; B did not wait.
+    expect(closeTook).toBeGreaterThanOrEqual(550);
+    expect(bDone).toBeLessThan(closeTook);
+    expect(exits).toEqual([expect.objectContaining({ expected: true, signal: 'SIGKILL' })]);
+    expect(isAlive(pid)).toBe(false);
+    expect(groupAlive(pid)).toBe(false);
+    expect(c.keys()).toEqual(['B']);
+  });
+});
+
+describe('crashes, restarts and the breaker', () => {
+  it('rejects pending requests at once when the process is killed, then restarts it', async () => {
+    const c = coordinator();
+    await c.register('echo', echoSpec());
+    const pid = c.snapshot('echo').replicas[0]?.pid as number;
+    const restarts: unknown[] = [];
+    c.on('restart', (e) => restarts.push(e));
+    const t0 = performance.now();
+    const pending = Array.from({ length: 5 }, () => c.request('echo', 'sleep', { ms: 20_000 }));
+    await waitUntil(() => c.stats().inFlight === 5, 'five requests in flight');
+    process.kill(pid, 'SIGKILL');
+    for (const p of pending)
+      await expect(p).rejects.toMatchObject({
+        code: 'ERR_ATOMVISOR_CONNECTION_LOST',
+        signal: 'SIGKILL',
+      });
+    expect(performance.now() - t0).toBeLessThan(5_000); // not the 20 s the requests asked for
+    await waitUntil(
+      () => c.snapshot('echo').status === 'ready' && c.snapshot('echo').replicas[0]?.pid !== pid,
+      'restarted',
+    );
+    expect(restarts).toHaveLength(1);
+    expect(c.snapshot('echo').replicas[0]).toMatchObject({ restarts: 1, generation: 2 });
+    expect(await c.request('echo', 'echo', { back: true })).toEqual({ back: true });
+  });
+
+  it('stops a crash loop with the breaker and fails callers fast', async () => {
+    const c = coordinator({
+      restart: { initialDelayMs: 1, maxDelayMs: 20, maxRestarts: 3, windowMs: 60_000 },
+    });
+    await c.register('flaky', echoSpec());
+    const failed = new Promise((resolve) => c.once('failed', resolve));
+    let crashes = 0;
+    c.on('ready', () => {
+      crashes++;
+      void c.request('flaky', 'crash', { code: 7 }).catch(() => {});
+    });
+    void c.request('flaky', 'crash', { code: 7 }).catch(() => {});
+    await failed;
+    expect(crashes).toBe(3);
+    expect(c.snapshot('flaky').status).toBe('failed');
+    await expect(c.request('flaky', 'ping')).rejects.toMatchObject({
+      code: 'ERR_ATOMVISOR_CONNECTION_FAILED',
+    });
+    await expect(c.acquire('flaky')).rejects.toMatchObject({
+      code: 'ERR_ATOMVISOR_CONNECTION_FAILED',
+    });
+  });
+
+  it('counts a failed handshake as a failed start', async () => {
+    const c = coordinator({
+      startTimeoutMs: 200,
+      restart: { initialDelayMs: 1, maxDelayMs: 5, maxRestarts: 0 },
+    });
+    await expect(
+      c.register('mute', {
+        command: process.execPath,
+        args: ['-e', 'setInterval(() => {}, 1000)'],
+        initialize: { method: 'initialize' },
+      }),
+    ).rejects.toMatchObject({ code: 'ERR_ATOMVISOR_TIMEOUT' });
+    expect(c.keys()).toEqual([]);
+    expect(c.stats().connections).toBe(0);
+  });
+});
+
+describe('leases', () => {
+  it('bounds the wait queue, times out waiters with the typed error, and serves the rest', async () => {
+    const c = coordinator({ maxWaiting: 3 });
+    await c.register('one', echoSpec());
+    const held = await c.acquire('one');
+    const served = c.acquire('one', { timeoutMs: 10_000 });
+    const timedOut = c.acquire('one', { timeoutMs: 30 });
+    const aborted = c.acquire('one', { signal: AbortSignal.timeout(30) });
+    await expect(c.acquire('one')).rejects.toMatchObject({ code: 'ERR_ATOMVISOR_QUEUE_FULL' });
+    await expect(timedOut).rejects.toMatchObject({ code: 'ERR_ATOMVISOR_TIMEOUT' });
+    await expect(aborted).rejects.toMatchObject({ name: 'TimeoutError' });
+    held.release();
+    held.release(); // idempotent
+    const next = await served;
+    expect(next.slot).toBe(held.slot);
+    await expect(held.request('ping')).rejects.toMatchObject({
+      code: 'ERR_ATOMVISOR_NOT_LEASE_HOLDER',
+    });
+    await next[Symbol.asyncDispose]();
+    expect(c.stats()).toMatchObject({ leases: 0, waiters: 0 });
+  });
+
+  it('reports a leaked lease with the acquirer stack and evicts a hung one', async () => {
+    const c = coordinator({
+      housekeeping: { intervalMs: 20, leakDetectionMs: 50, leaseTimeoutMs: 300 },
+    });
+    await c.register('leaky', echoSpec());
+    const leaks: { stack?: string }[] = [];
+    c.on('leak', (e) => leaks.push(e));
+    const evicted = new Promise((resolve) => c.once('evict', resolve));
+    const lease = await c.acquire('leaky');
+    const pid = lease.pid;
+    await evicted;
+    expect(leaks).toHaveLength(1);
+    expect(leaks[0]?.stack).toContain('coordinator.test.ts');
+    await waitUntil(
+      () => c.snapshot('leaky').status === 'ready' && c.snapshot('leaky').replicas[0]?.pid !== pid,
+      'replaced',
+    );
+    expect(isAlive(pid)).toBe(false);
+    lease.release(); // the late release of an evicted lease is harmless
+    expect(c.snapshot('leaky').status).toBe('ready');
+  });
+});
+
+describe('bad input', () => {
+  it('refuses invalid options with the field and the reason', () => {
+    expect(() => createCoordinator({ capacity: 0 })).toThrowError(
+      expect.objectContaining({ field: 'options.capacity' }),
+    );
+    expect(() => createCoordinator({ bogus: 1 } as never)).toThrowError(
+      expect.objectContaining({ field: 'options.bogus' }),
+    );
+    expect(() => createCoordinator({ restart: { maxRestarts: -1 } })).toThrowError(
+      expect.objectContaining({ field: 'options.restart.maxRestarts' }),
+    );
+    expect(() => createCoordinator({ env: { allow: [1] } } as never)).toThrowError(
+      expect.objectContaining({ field: 'options.env.allow[0]' }),
+    );
+  });
+
+  it('refuses invalid specs, unknown keys and bad calls, leaking nothing', async () => {
+    const c = coordinator();
+    await expect(c.register('x', {} as never)).rejects.toMatchObject({ field: 'spec.command' });
+    await expect(c.register('x', { command: 'node', args: 'a b' } as never)).rejects.toMatchObject({
+      field: 'spec.args',
+    });
+    await expect(
+      c.register('x', { command: 'node', protocol: 'http' } as never),
+    ).rejects.toMatchObject({ field: 'spec.protocol' });
+    await expect(c.register('', echoSpec())).rejects.toMatchObject({ field: 'key' });
+    await expect(c.request('nope', 'ping')).rejects.toMatchObject({ field: 'key' });
+    await c.register('echo', echoSpec());
+    await expect(c.register('echo', echoSpec())).rejects.toMatchObject({ field: 'key' });
+    await expect(c.request('echo', '')).rejects.toMatchObject({ field: 'method' });
+    await expect(c.request('echo', 'ping', {}, { timeoutMs: -5 })).rejects.toMatchObject({
+      field: 'options.timeoutMs',
+    });
+    expect(c.stats().connections).toBe(1);
+  });
+
+  it('reports a command that does not exist as a SpawnError and forgets the key', async () => {
+    const c = coordinator();
+    await expect(c.register('ghost', { command: '/nonexistent/server' })).rejects.toMatchObject({
+      code: 'ERR_ATOMVISOR_SPAWN',
+      field: 'spec.command',
+      reason: expect.stringContaining('ENOENT'),
+    });
+    expect(c.keys()).toEqual([]);
+    expect(c.stats().connections).toBe(0);
+  });
+
+  it('survives garbage and oversized lines on stdout, reporting them', async () => {
+    const c = coordinator({ maxLineBytes: 64 * 1024 });
+    await c.register('echo', echoSpec());
+    const problems: string[] = [];
+    c.on('protocol', (e) => problems.push(e.problem));
+    expect(await c.request('echo', 'garbage')).toEqual({ afterGarbage: true });
+    expect(await c.request('echo', 'oversized', { bytes: 200_000 })).toEqual({
+      afterOversized: 200_000,
+    });
+    expect(problems).toEqual(['invalid', 'oversized']);
+    expect(c.stats().protocolErrors).toBe(2);
+  });
+});
+
+describe('shutdown', () => {
+  it('close() stops every process and grandchild, and rejects new work', async () => {
+    const c = coordinator();
+    await c.register('echo', echoSpec(), { replicas: 2 });
+    const pids = c.snapshot('echo').replicas.map((r) => r.pid);
+    const grandchild = (await c.request('echo', 'spawn-grandchild')) as number;
+    expect(isAlive(grandchild)).toBe(true);
+    await c.close();
+    for (const pid of [...pids, grandchild]) expect(isAlive(pid)).toBe(false);
+    for (const pid of pids) expect(groupAlive(pid)).toBe(false);
+    await expect(c.request('echo', 'ping')).rejects.toMatchObject({ code: 'ERR_ATOMVISOR_CLOSED' });
+    await expect(c.register('again', echoSpec())).rejects.toMatchObject({
+      code: 'ERR_ATOMVISOR_CLOSED',
+    });
+  });
+
+  it('lets in-flight work finish within the close deadline', async () => {
+    const c = coordinator();
+    await c.register('echo', echoSpec());
+    const slow = c.request('echo', 'sleep', { ms: 200 });
+    await waitUntil(() => c.stats().inFlight === 1, 'in flight');
+    await c.close({ timeoutMs: 5_000 });
+    await expect(slow).resolves.toEqual({ slept: 200 });
+  });
+});

@@ -1,0 +1,80 @@
+/**
+ * Process facts for tests: fixture paths, a zombie-aware liveness check, and a polling wait that
+ * fails loudly at a generous deadline (no sleep-and-hope).
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export const fixture = (name: string): string =>
+  fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
+
+export const ECHO = fixture('echo-server.mjs');
+export const STUBBORN = fixture('stubborn-server.mjs');
+
+/** An echo-server spec with the MCP-style handshake. */
+export function echoSpec(extra: Record<string, unknown> = {}) {
+  return {
+    command: process.execPath,
+    args: [ECHO],
+    initialize: {
+      method: 'initialize',
+      params: {},
+      notification: { method: 'notifications/initialized' },
+    },
+    ...extra,
+  };
+}
+
+/**
+ * Whether `pid` is a running process. A zombie (exited, not yet reaped — orphans here are reaped
+ * late by PID 1) counts as dead, though `kill(pid, 0)` still succeeds on it.
+ */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw error;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Whether any live (non-zombie) process is in process group `pgid`. */
+export function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+  } catch {
+    return false;
+  }
+  // Members may all be zombies: check each one.
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(rest[2]) === pgid && rest[0] !== 'Z') return true;
+    } catch {
+      // gone while we looked
+    }
+  }
+  return false;
+}
+
+/** Poll `condition` every 10 ms until it holds; throw after `timeoutMs` saying what was awaited. */
+export async function waitUntil(
+  condition: () => boolean,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
