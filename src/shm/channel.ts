@@ -207,6 +207,7 @@ export class SharedChannel {
    */
   tryReceive(out: Int32Array): ReceiveResult {
     if (!this.#isConsumer) this.#becomeConsumer(out);
+    else if (!(out instanceof Int32Array) || out.length < this.messageWords) this.#badOut(out);
     if (this.#receiveOne(out)) return 'received';
     const view = this.#view;
     // Empty now. Closed-and-drained needs CLOSED, then no send in progress: a send that passed its
@@ -392,12 +393,7 @@ export class SharedChannel {
   }
 
   #becomeConsumer(out: Int32Array): void {
-    if (!(out instanceof Int32Array) || out.length < this.messageWords) {
-      throw new InvalidArgumentError(
-        'out',
-        `expected an Int32Array of at least ${this.messageWords} words, got ${describe(out)}`,
-      );
-    }
+    if (!(out instanceof Int32Array) || out.length < this.messageWords) this.#badOut(out);
     this.#claim(L.CONSUMER_CLAIM, 'consumer');
     this.#ring.attachConsumer();
     this.#isConsumer = true;
@@ -407,6 +403,15 @@ export class SharedChannel {
     if (this.#ticket === 0) this.#ticket = Atomics.add(this.#view, L.CLAIM_TICKETS, 1) + 1;
     const seen = Atomics.compareExchange(this.#view, word, 0, this.#ticket);
     if (seen !== 0 && seen !== this.#ticket) throw new ChannelRoleError(role, this.mode);
+  }
+
+  /** Checked on every receive: a short `out` would silently lose the message's last words. */
+  #badOut(out: unknown): never {
+    const got = out instanceof Int32Array ? `${out.length} words` : describe(out);
+    throw new InvalidArgumentError(
+      'out',
+      `expected an Int32Array of at least ${this.messageWords} words, got ${got}`,
+    );
   }
 
   #tooLong(message: ArrayLike<number>): never {
