@@ -87,16 +87,11 @@ export interface CoordinatorStats {
   housekeeping: { passes: number; lastPassUs: number; maxPassUs: number };
 }
 
-interface Waiter {
-  kind: 'lease' | 'request';
-  resolve: (supervisor: Supervisor) => void;
-  reject: (error: unknown) => void;
-}
-
 interface Entry {
   key: string;
   replicas: Supervisor[];
-  waiters: Waiter[];
+  /** Callers waiting for a usable replica; aborted with the reason when the key fails or closes. */
+  waiters: Set<AbortController>;
   removing: boolean;
 }
 
@@ -194,7 +189,7 @@ export class Coordinator extends EventEmitter {
     );
     await this.#started;
     this.#checkOpen();
-    const entry: Entry = { key, replicas: [], waiters: [], removing: false };
+    const entry: Entry = { key, replicas: [], waiters: new Set(), removing: false };
     for (let i = 0; i < replicas; i++) {
       const claimed = this.#table.claim();
       if (claimed === undefined) {
@@ -249,11 +244,12 @@ export class Coordinator extends EventEmitter {
     this.#checkOpen();
     const entry = this.#entry(key);
     this.#checkRequest(method, options);
-    const supervisor = await this.#pick(
+    const supervisor = await this.#waitFor(
       entry,
-      'request',
+      () => this.#readyReplica(entry),
       options.timeoutMs ?? this.options.acquireTimeoutMs,
       options.signal,
+      `waiting for a connection of ${JSON.stringify(key)}`,
     );
     return this.#send(supervisor, supervisor.generation, method, params, options) as Promise<T>;
   }
@@ -269,11 +265,13 @@ export class Coordinator extends EventEmitter {
       this.options.housekeeping.leakDetectionMs > 0
         ? new Error('lease acquired here').stack
         : undefined;
-    for (;;) {
-      const got = this.#tryLease(entry, stack);
-      if (got !== undefined) return got;
-      await this.#pick(entry, 'lease', timeout, options.signal);
-    }
+    return this.#waitFor(
+      entry,
+      () => this.#tryLease(entry, stack),
+      timeout,
+      options.signal,
+      `acquire(${JSON.stringify(key)})`,
+    );
   }
 
   /** Run `fn` with an exclusive lease on a connection of `key`; release when it settles. */
@@ -320,7 +318,7 @@ export class Coordinator extends EventEmitter {
     let oldest = 0;
     let connections = 0;
     for (const entry of this.#entries.values()) {
-      waiters += entry.waiters.length;
+      waiters += entry.waiters.size;
       for (const s of entry.replicas) {
         const snap = this.#table.snapshot(s.slot);
         connections++;
@@ -510,83 +508,62 @@ export class Coordinator extends EventEmitter {
   }
 
   /**
-   * Wait until `entry` has a usable replica. 'request' resolves with it (it is shared); 'lease'
-   * resolves when one may be leasable (the caller then races for it with tryLease).
+   * Wait until `attempt()` succeeds for `entry`: a ready replica (request) or a lease (acquire).
+   * Waiting parks on the slot table's RELEASES futex word, which every move to `ready` (from any
+   * thread: a start here, a release in a worker) bumps while someone waits, so a release by
+   * another thread wakes main-thread waiters too. Bounded three ways: the timeout, the caller's
+   * signal, and maxWaiting; a key that fails or closes aborts its waiters at once.
    */
-  #pick(
+  async #waitFor<T>(
     entry: Entry,
-    kind: Waiter['kind'],
+    attempt: () => T | undefined,
     timeoutMs: number,
     signal: AbortSignal | undefined,
-  ): Promise<Supervisor> {
-    if (kind === 'request') {
-      const now = this.#readyReplica(entry);
-      if (now !== undefined) return Promise.resolve(now);
-    }
+    what: string,
+  ): Promise<T> {
+    const now = attempt();
+    if (now !== undefined) return now;
     this.#wakeIdle(entry);
     const failure = this.#failure(entry);
-    if (failure !== undefined) return Promise.reject(failure);
-    if (entry.waiters.length >= this.options.maxWaiting) {
-      return Promise.reject(
-        new QueueFullError(
-          `the wait queue of ${JSON.stringify(entry.key)}`,
-          this.options.maxWaiting,
-        ),
+    if (failure !== undefined) throw failure;
+    if (entry.waiters.size >= this.options.maxWaiting) {
+      throw new QueueFullError(
+        `the wait queue of ${JSON.stringify(entry.key)}`,
+        this.options.maxWaiting,
       );
     }
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise<Supervisor>((resolve, reject) => {
-      const waiter: Waiter = {
-        kind,
-        resolve: (s) => {
-          cleanup();
-          resolve(s);
-        },
-        reject: (e) => {
-          cleanup();
-          reject(e);
-        },
-      };
-      const timer = setTimeout(
-        () =>
-          waiter.reject(
-            new TimeoutError(
-              kind === 'lease'
-                ? `acquire(${JSON.stringify(entry.key)})`
-                : `waiting for a connection of ${JSON.stringify(entry.key)}`,
-              timeoutMs,
-            ),
-          ),
-        timeoutMs,
-      );
-      const onAbort = () => waiter.reject(signal?.reason);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      const cleanup = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        const i = entry.waiters.indexOf(waiter);
-        if (i >= 0) entry.waiters.splice(i, 1);
-        for (const s of entry.replicas) this.#table.addWaiters(s.slot, -1);
-      };
-      for (const s of entry.replicas) this.#table.addWaiters(s.slot, 1);
-      entry.waiters.push(waiter);
-    });
+    if (signal?.aborted) throw signal.reason;
+    const controller = new AbortController();
+    const combined =
+      signal === undefined ? controller.signal : AbortSignal.any([signal, controller.signal]);
+    const deadline = performance.now() + timeoutMs;
+    entry.waiters.add(controller);
+    for (const s of entry.replicas) this.#table.addWaiters(s.slot, 1);
+    try {
+      for (;;) {
+        const epoch = this.#table.releaseEpoch();
+        this.#table.addLeaseWaiter(1);
+        try {
+          const got = attempt();
+          if (got !== undefined) return got;
+          if (performance.now() >= deadline) throw new TimeoutError(what, timeoutMs);
+          await this.#table.parkForRelease(epoch, deadline, combined);
+        } finally {
+          this.#table.addLeaseWaiter(-1);
+        }
+      }
+    } finally {
+      entry.waiters.delete(controller);
+      for (const s of entry.replicas) this.#table.addWaiters(s.slot, -1);
+    }
   }
 
-  /** Something changed for `key`: serve waiters in order, or fail them if nothing can recover. */
+  /** Something changed for `key`: if it can no longer serve anyone, fail its waiters now. */
   #serve(key: string): void {
     const entry = this.#entries.get(key);
-    if (entry === undefined || entry.waiters.length === 0) return;
+    if (entry === undefined || entry.waiters.size === 0) return;
     const failure = this.#failure(entry);
-    if (failure !== undefined) {
-      for (const w of [...entry.waiters]) w.reject(failure);
-      return;
-    }
-    for (const w of [...entry.waiters]) {
-      const s = this.#readyReplica(entry);
-      if (s === undefined) return;
-      w.resolve(s); // a lease waiter races for it with tryLease and re-queues if it loses
-    }
+    if (failure !== undefined) for (const waiter of entry.waiters) waiter.abort(failure);
   }
 
   #failure(entry: Entry): Error | undefined {
@@ -653,8 +630,8 @@ export class Coordinator extends EventEmitter {
 
   async #remove(entry: Entry, drainMs: number): Promise<void> {
     entry.removing = true;
-    for (const w of [...entry.waiters])
-      w.reject(new ClosedError(`connection ${JSON.stringify(entry.key)}`));
+    const closed = new ClosedError(`connection ${JSON.stringify(entry.key)}`);
+    for (const waiter of entry.waiters) waiter.abort(closed);
     await Promise.all(entry.replicas.map((s) => s.stop({ drainMs, remove: true })));
     for (const s of entry.replicas) {
       this.#bySlot.delete(s.slot);

@@ -422,18 +422,42 @@ export class SlotTable {
       if (signal?.aborted) throw signal.reason;
       const got = this.#tryLeaseAny(slots);
       if (got !== undefined) return got;
-      const epoch = Atomics.load(this.#view, L.RELEASES);
-      Atomics.add(this.#view, L.LEASE_WAITERS, 1);
+      const epoch = this.releaseEpoch();
+      this.addLeaseWaiter(1);
       try {
         const retry = this.#tryLeaseAny(slots);
         if (retry !== undefined) return retry;
         if (monotonicNow() >= deadline)
           throw new TimeoutError('SlotTable.leaseAnyAsync()', timeout ?? 0);
-        await parkAsync(this.#view, L.RELEASES, epoch, deadline, signal);
+        await this.parkForRelease(epoch, deadline, signal);
       } finally {
-        Atomics.sub(this.#view, L.LEASE_WAITERS, 1);
+        this.addLeaseWaiter(-1);
       }
     }
+  }
+
+  /**
+   * The building blocks of waiting for "some slot may have become leasable", for callers with
+   * their own notion of what they wait for (the coordinator's request and acquire queues):
+   *
+   *   const epoch = table.releaseEpoch();   // 1. read the futex word
+   *   table.addLeaseWaiter(1);              // 2. announce yourself
+   *   try { if (!tryAgain()) await table.parkForRelease(epoch, deadline, signal); } // 3. retry, park
+   *   finally { table.addLeaseWaiter(-1); }
+   *
+   * In that order no wake-up can be lost (see the file comment).
+   */
+  releaseEpoch(): number {
+    return Atomics.load(this.#view, L.RELEASES);
+  }
+
+  addLeaseWaiter(delta: number): void {
+    Atomics.add(this.#view, L.LEASE_WAITERS, delta);
+  }
+
+  /** Park without blocking until RELEASES moves from `epoch`, `deadline` (performance.now ms) or abort. */
+  async parkForRelease(epoch: number, deadline: number, signal?: AbortSignal): Promise<void> {
+    await parkAsync(this.#view, L.RELEASES, epoch, deadline, signal);
   }
 
   #tryLeaseAny(slots: readonly number[]): Leased | undefined {

@@ -1,6 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Coordinator, type CoordinatorOptions, createCoordinator } from '../../src/index.ts';
+import { createBarrier } from '../helpers/barrier.ts';
 import { echoSpec, groupAlive, isAlive, STUBBORN, waitUntil } from '../helpers/processes.ts';
+import { runWorkers, STRESS_THREADS } from '../helpers/threads.ts';
+
+const LEASE_WORKER = new URL('../table/workers/lease-cycles.worker.ts', import.meta.url);
 
 const open: Coordinator[] = [];
 function coordinator(options: CoordinatorOptions = {}): Coordinator {
@@ -231,16 +235,73 @@ describe('crashes, restarts and the breaker', () => {
 });
 
 describe('leases', () => {
+  it(`never double-leases: ${STRESS_THREADS} worker threads + main, ≥ 10^5 cycles over 8 live connections`, async () => {
+    const c = coordinator();
+    const keys = Array.from({ length: 8 }, (_, i) => `conn${i}`);
+    await Promise.all(keys.map((k) => c.register(k, echoSpec())));
+    const slots = keys.map((k) => c.snapshot(k).replicas[0]?.slot as number);
+    const holders = new Int32Array(new SharedArrayBuffer(4 * c.options.capacity));
+    const barrier = createBarrier();
+    const cycles = 25_000;
+    const data = {
+      handle: c.table.handle,
+      variant: 'correct',
+      holders,
+      slots,
+      cycles,
+      barrier,
+      parties: STRESS_THREADS,
+    };
+    let workersDone = false;
+    const workers = runWorkers<{ doubles: number; released: number }>(
+      LEASE_WORKER,
+      Array.from({ length: STRESS_THREADS }, () => data),
+    ).finally(() => {
+      workersDone = true;
+    });
+    // Main leases through the coordinator at the same time; worker releases must wake it.
+    let mainDoubles = 0;
+    let mainCycles = 0;
+    while (!workersDone || mainCycles < 200) {
+      const lease = await c.acquire(keys[mainCycles % keys.length] as string, {
+        timeoutMs: 30_000,
+      });
+      if (holders[lease.slot] !== 0) mainDoubles++;
+      holders[lease.slot] = -1;
+      // Yield to the event loop (not just a microtask): worker results arrive as messages.
+      await new Promise((resolve) => setImmediate(resolve));
+      if (holders[lease.slot] !== -1) mainDoubles++;
+      holders[lease.slot] = 0;
+      lease.release();
+      mainCycles++;
+    }
+    const results = await workers;
+    const doubles = results.reduce((n, r) => n + r.doubles, mainDoubles);
+    const released = results.reduce((n, r) => n + r.released, 0);
+    expect(doubles).toBe(0);
+    expect(released).toBe(STRESS_THREADS * cycles);
+    expect(released + mainCycles).toBeGreaterThanOrEqual(100_000);
+    for (const k of keys)
+      expect(c.snapshot(k).replicas[0]).toMatchObject({ status: 'ready', leaseId: 0 });
+    expect(c.stats()).toMatchObject({ leases: 0, waiters: 0 });
+    expect(await c.request('conn3', 'echo', { still: 'serving' })).toEqual({ still: 'serving' });
+  });
+
   it('bounds the wait queue, times out waiters with the typed error, and serves the rest', async () => {
     const c = coordinator({ maxWaiting: 3 });
     await c.register('one', echoSpec());
     const held = await c.acquire('one');
     const served = c.acquire('one', { timeoutMs: 10_000 });
-    const timedOut = c.acquire('one', { timeoutMs: 30 });
-    const aborted = c.acquire('one', { signal: AbortSignal.timeout(30) });
+    // Assertions attached at once: these reject while the test awaits something else.
+    const timedOut = expect(c.acquire('one', { timeoutMs: 30 })).rejects.toMatchObject({
+      code: 'ERR_ATOMVISOR_TIMEOUT',
+    });
+    const aborted = expect(
+      c.acquire('one', { signal: AbortSignal.timeout(30) }),
+    ).rejects.toMatchObject({ name: 'TimeoutError' });
     await expect(c.acquire('one')).rejects.toMatchObject({ code: 'ERR_ATOMVISOR_QUEUE_FULL' });
-    await expect(timedOut).rejects.toMatchObject({ code: 'ERR_ATOMVISOR_TIMEOUT' });
-    await expect(aborted).rejects.toMatchObject({ name: 'TimeoutError' });
+    await timedOut;
+    await aborted;
     held.release();
     held.release(); // idempotent
     const next = await served;

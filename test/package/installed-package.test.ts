@@ -1,10 +1,11 @@
 /**
  * The package as a user installs it: `npm pack` (which builds through `prepack`), install the
- * tarball into an empty project, then plain `node` — no tsx, no TypeScript — imports atomvisor and
- * shares a Mutex and a SharedChannel with a worker through their handles.
+ * tarball into an empty project, then plain `node` — no tsx, no TypeScript — imports atomvisor,
+ * shares a Mutex and a SharedChannel with a worker through their handles, and runs a coordinator
+ * (whose IO workers start from the shipped dist/workers/io-worker.js) over the echo fixture.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,6 +56,88 @@ for (let i = 0; i < 2000; i++) {
 channel.send([42, workerData.counter[0] > 0 ? 1 : 0]);
 `;
 
+// A coordinator from the installed package: two replicas of the echo fixture (so both IO workers
+// own a child), plain requests, a lease, a snapshot, both IO workers crashed and replaced (a
+// second start of dist/workers/io-worker.js, whose children restart), then close — after which the script must exit by
+// itself (no worker or child left holding the event loop).
+const COORDINATOR = `
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { createCoordinator, ConnectionLostError } from 'atomvisor';
+
+// Alive and not a zombie (children of a crashed IO worker may stay unreaped until we exit).
+const alive = (pid) => {
+  try { process.kill(pid, 0); } catch { return false; }
+  try {
+    const stat = readFileSync('/proc/' + pid + '/stat', 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch { return process.platform !== 'linux'; }
+};
+const waitUntil = async (condition, what) => {
+  const deadline = Date.now() + 20000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting until ' + what);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+};
+const require = createRequire(import.meta.url);
+let tsxResolvable = true;
+try { require.resolve('tsx'); } catch { tsxResolvable = false; }
+
+const c = createCoordinator({
+  ioWorkers: 2,
+  stop: { stdinGraceMs: 500, termGraceMs: 500 },
+  restart: { initialDelayMs: 10, maxDelayMs: 100 },
+});
+const exits = [];
+c.on('exit', (e) => exits.push({ expected: e.expected, code: e.code, signal: e.signal }));
+await c.register('echo', {
+  command: process.execPath,
+  args: [fileURLToPath(new URL('./fixtures/echo-server.mjs', import.meta.url))],
+  initialize: {
+    method: 'initialize',
+    params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'user-app', version: '0' } },
+    notification: { method: 'notifications/initialized' },
+  },
+}, { replicas: 2 });
+const echoed = await c.request('echo', 'echo', { hello: 'world' });
+const many = await Promise.all(Array.from({ length: 100 }, (_, i) => c.request('echo', 'echo', { i })));
+const leased = await c.withConnection('echo', async (lease) => ({
+  leasePid: lease.pid,
+  serverPid: await lease.request('pid'),
+  status: c.snapshot('echo').replicas.find((r) => r.pid === lease.pid)?.status,
+}));
+const snap = c.snapshot('echo');
+const pids = snap.replicas.map((r) => r.pid);
+
+await Promise.all([c.crashIoWorker(0), c.crashIoWorker(1)]);
+await waitUntil(() => {
+  const s = c.snapshot('echo');
+  return s.replicas.every((r) => r.status === 'ready' && !pids.includes(r.pid));
+}, 'every replica is ready again under new processes');
+const afterCrash = await c.request('echo', 'echo', { again: true });
+const stats = c.stats();
+const newPids = c.snapshot('echo').replicas.map((r) => r.pid);
+await c.close({ timeoutMs: 2000 });
+
+console.log(JSON.stringify({
+  tsxResolvable,
+  workerShipped: existsSync(new URL('./node_modules/atomvisor/dist/workers/io-worker.js', import.meta.url)),
+  echoed,
+  many: many.every((r, i) => r.i === i),
+  leased,
+  status: snap.status,
+  replicas: snap.replicas.map((r) => ({ status: r.status, generation: r.generation, handshake: r.handshake })),
+  distinctPids: new Set(pids).size,
+  afterCrash,
+  requests: stats.requests,
+  typedError: typeof ConnectionLostError === 'function',
+  exits: exits.filter((e) => e.expected).length,
+  leftAlive: [...pids, ...newPids].filter(alive).length,
+}));
+`;
+
 let project = '';
 let packDir = '';
 
@@ -77,6 +160,16 @@ beforeAll(async () => {
   );
   await writeFile(join(project, 'main.mjs'), MAIN);
   await writeFile(join(project, 'worker.mjs'), WORKER);
+  await writeFile(join(project, 'coordinator.mjs'), COORDINATOR);
+  await mkdir(join(project, 'fixtures', 'lib'), { recursive: true });
+  await copyFile(
+    join(repo, 'test', 'fixtures', 'echo-server.mjs'),
+    join(project, 'fixtures', 'echo-server.mjs'),
+  );
+  await copyFile(
+    join(repo, 'test', 'fixtures', 'lib', 'serve.mjs'),
+    join(project, 'fixtures', 'lib', 'serve.mjs'),
+  );
 }, 180_000);
 
 afterAll(async () => {
@@ -98,6 +191,42 @@ describe('the installed package', () => {
     });
   });
 
+  it('runs a coordinator with plain node: IO workers start from the shipped .js entry', async () => {
+    const { stdout } = await run(process.execPath, ['coordinator.mjs'], {
+      cwd: project,
+      timeout: 60_000,
+    });
+    const result = JSON.parse(stdout.trim());
+    const handshake = {
+      protocolVersion: '2025-06-18',
+      capabilities: { echo: true },
+      serverInfo: { name: 'echo-server', version: '1.0.0' },
+    };
+    expect(result).toEqual({
+      tsxResolvable: false,
+      workerShipped: true,
+      echoed: { hello: 'world' },
+      many: true,
+      leased: {
+        leasePid: result.leased.serverPid,
+        serverPid: expect.any(Number),
+        status: 'leased',
+      },
+      status: 'ready',
+      replicas: [
+        { status: 'ready', generation: 1, handshake },
+        { status: 'ready', generation: 1, handshake },
+      ],
+      distinctPids: 2,
+      afterCrash: { again: true },
+      requests: { total: 103, failed: 0 },
+      typedError: true,
+      // The two replacement processes stopped by close(); the crash-killed ones were unexpected.
+      exits: 2,
+      leftAlive: 0,
+    });
+  });
+
   it('ships the atomvisor command', async () => {
     const bin = join(project, 'node_modules', '.bin', 'atomvisor');
     const { stdout } = await run(process.execPath, [bin, 'version'], { cwd: project });
@@ -108,5 +237,8 @@ describe('the installed package', () => {
     const files = await readdir(join(project, 'node_modules', 'atomvisor', 'dist', 'src', 'shm'));
     expect(files).toContain('mutex.d.ts');
     expect(files.some((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))).toBe(false);
+    const workers = await readdir(join(project, 'node_modules', 'atomvisor', 'dist', 'workers'));
+    expect(workers).toContain('io-worker.js');
+    expect(workers.some((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))).toBe(false);
   });
 });

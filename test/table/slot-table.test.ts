@@ -223,7 +223,7 @@ describe('leases', () => {
       const { slot, leaseId } = await table.leaseAnyAsync(slots, { timeoutMs: 30_000 });
       if (holders[slot] !== 0) mainDoubles++;
       holders[slot] = -1;
-      await Promise.resolve();
+      await new Promise((resolve) => setImmediate(resolve));
       if (holders[slot] !== -1) mainDoubles++;
       holders[slot] = 0;
       try {
