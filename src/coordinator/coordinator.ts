@@ -205,6 +205,7 @@ export class Coordinator extends EventEmitter {
     }
     this.#entries.set(key, entry);
     await Promise.all(entry.replicas.map((s) => s.start()));
+    if (entry.removing || this.#closing) throw new ClosedError('the coordinator');
     const failed = entry.replicas.find((s) => s.status !== 'ready' && s.lastError !== undefined);
     if (failed !== undefined) {
       await this.#remove(entry, 0);
@@ -683,8 +684,11 @@ export class Coordinator extends EventEmitter {
     const slots: number[] = [];
     for (const s of this.#bySlot.values()) {
       if (this.#io.indexOf(s.slot) !== index) continue;
-      const pid = this.#table.fields(s.slot).pid;
-      if (pid > 0) signalGroup(pid, 'SIGKILL');
+      // The IO worker publishes pid and exit = -1 together at spawn, and the exit status when it
+      // sees the exit; so exit === -1 means this pid is a process it was still running. Any other
+      // pid is an old, dead one that may since have been reused: never signal it.
+      const { pid, exit } = this.#table.fields(s.slot);
+      if (pid > 0 && exit === -1) signalGroup(pid, 'SIGKILL');
       slots.push(s.slot);
       s.onExit({
         type: 'exit',

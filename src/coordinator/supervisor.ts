@@ -299,6 +299,9 @@ export class Supervisor {
     const info = await io
       .call(this.slot, (h) => h.stop(this.slot, generation, options.stop))
       .catch(() => undefined);
+    // The group is gone now. Forget it here: the IO worker's own 'exit' event may arrive after an
+    // unregister() has dropped this supervisor, and would then leave a stale state-file entry.
+    this.#ctx.stateFile?.remove(this.pid);
     if (table.transition(this.slot, 'exited', { from: 'closing', generation })) {
       this.#wakeDrainWaiters();
       this.#ctx.emit('exit', {

@@ -44,6 +44,8 @@ export class StateFile {
   readonly #groups = new Map<number, string | undefined>();
   #writing: Promise<void> | undefined;
   #dirty = false;
+  /** reapLeftovers() succeeded: the file is this process's to write and to discard. */
+  #claimed = false;
 
   constructor(path: string) {
     this.path = path;
@@ -74,6 +76,7 @@ export class StateFile {
       }
     }
     await this.#flush();
+    this.#claimed = true;
     return report;
   }
 
@@ -91,10 +94,13 @@ export class StateFile {
     while (this.#writing) await this.#writing;
   }
 
-  /** Remove the file (a clean shutdown leaves nothing to reap). */
+  /** Remove the file (a clean shutdown leaves nothing to reap) — if it was ever ours. */
   async discard(): Promise<void> {
     this.#groups.clear();
     await this.settled();
+    // A coordinator refused the file (StateFileInUseError) never claimed it: it belongs to the
+    // live coordinator that does, and deleting it would leave that one's groups unreapable.
+    if (!this.#claimed) return;
     await unlink(this.path).catch(() => {});
   }
 
