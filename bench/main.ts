@@ -11,6 +11,7 @@ import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { hasAtomicsPause } from '../src/shm/runtime.ts';
 import { runContended } from './contended.ts';
+import { runRequestPath } from './coordinator.ts';
 import { formatNs } from './stats.ts';
 import { runUncontended } from './uncontended.ts';
 
@@ -48,10 +49,20 @@ export async function main(argv: string[]): Promise<number> {
       `  ${r.case.padEnd(70)} ${formatNs(s.median).padStart(10)}   [${formatNs(s.ciLow)} – ${formatNs(s.ciHigh)}]`,
     );
   }
+  console.log(
+    '\nRequest path to a stdio echo server (median per request; 64 requests per sample):',
+  );
+  const requestPath = await runRequestPath({ samples: quick ? 5 : 15, batch: 64 });
+  for (const r of requestPath) {
+    const s = r.summary;
+    console.log(
+      `  ${r.case.padEnd(42)} ${s.median.toFixed(1).padStart(8)} µs   [${s.ciLow.toFixed(1)} – ${s.ciHigh.toFixed(1)}]`,
+    );
+  }
   if (values.json) {
     writeFileSync(
       values.json,
-      `${JSON.stringify({ environment, uncontended: single, contended }, null, 2)}\n`,
+      `${JSON.stringify({ environment, uncontended: single, contended, requestPath }, null, 2)}\n`,
     );
     console.log(`\nwrote ${values.json}`);
   }
