@@ -207,7 +207,10 @@ export class ConnectionFailedError extends AtomvisorError {
   readonly key: string;
 
   constructor(key: string, detail: string) {
-    super('ERR_ATOMVISOR_CONNECTION_FAILED', `connection ${JSON.stringify(key)} has failed: ${detail}`);
+    super(
+      'ERR_ATOMVISOR_CONNECTION_FAILED',
+      `connection ${JSON.stringify(key)} has failed: ${detail}`,
+    );
     this.key = key;
   }
 }
