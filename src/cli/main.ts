@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * The `atomvisor` command. Subcommands land with their issues; until then they say so plainly and
- * exit non-zero, so no script mistakes a stub for a result.
+ * The `atomvisor` command: a thin dispatcher; each subcommand lives in its own module and is loaded
+ * only when used.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -10,15 +10,11 @@ const USAGE = `usage: atomvisor <command> [options]
 
 commands:
   bench     benchmark the shared-memory primitives (preview of the full suite)
-  race      run the race harness               (not yet implemented)
+  race      run the race harness: stress and controlled-schedule exploration (race --help)
   version   print the version
 
 options:
   -h, --help  show this help`;
-
-const PENDING: Record<string, string> = {
-  race: 'the race harness is not yet implemented in this version of atomvisor',
-};
 
 /** The package's version, found from src/cli (tsx) or dist/src/cli (built) alike. */
 function packageVersion(): string {
@@ -44,6 +40,11 @@ async function main(argv: string[]): Promise<number> {
     strict: false,
   });
   const command = positionals[0];
+  if (command === 'race') {
+    // Before the generic --help: `atomvisor race --help` shows the race options.
+    const race = await import('../race/cli.ts');
+    return race.main(argv.slice(argv.indexOf('race') + 1));
+  }
   if (values.help || command === undefined || command === 'help') {
     console.log(USAGE);
     return command === undefined && !values.help ? 2 : 0;
@@ -55,11 +56,6 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'bench') {
     const bench = await import('../../bench/main.ts');
     return bench.main(argv.slice(1));
-  }
-  const pending = PENDING[command];
-  if (pending !== undefined) {
-    console.error(`atomvisor ${command}: not yet — ${pending}`);
-    return 3;
   }
   console.error(`atomvisor: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
   return 2;

@@ -1,0 +1,17 @@
+/**
+ * The planted-bug variants the self-check (`atomvisor race --self-check`) must catch. The suites
+ * (src/race/suites) run each scenario against atomvisor's primitive (variant 'correct') and
+ * against the planted variants listed here (a test's `variant` field names one).
+ */
+export const PLANTED_VARIANTS = {
+  'check-then-set-lock': 'a lock that takes a free word with a load and then a store',
+  'unlock-without-owner-check': 'a mutex whose unlock() releases the lock for any caller',
+  'lost-update-counter': 'a counter incremented with load, add, store instead of a CAS loop',
+  'seqlock-reader-without-retry': 'a seqlock reader that never re-checks the sequence',
+  'channel-index-before-data': 'a channel that publishes the write index before the message',
+  'state-cas-without-generation': 'a state-word CAS that does not check the generation',
+  'notify-before-store': 'an unlock that wakes the waiter before the store it announces',
+  'wait-ignores-spurious-wakeup': 'a lock whose waiter treats any wake-up as ownership',
+} as const;
+
+export type PlantedVariant = keyof typeof PLANTED_VARIANTS;

@@ -1,0 +1,82 @@
+/**
+ * Planted-bug counters, seqlock readers, channels and state CASes for the race harness's
+ * self-check. Each has exactly one bug, named in its comment, and the surface the suites use, so a
+ * suite runs the same scenario against atomvisor's primitive and against the planted variant.
+ */
+
+import type { SharedChannelHandle } from '../../shm/channel.ts';
+import { Channel as C, Seqlock as Q } from '../../shm/layout.ts';
+import type { SeqlockHandle } from '../../shm/seqlock.ts';
+import { StateWord } from '../../table/state.ts';
+
+/** BUG (lost-update counter): load, add, store — another thread's update in between is lost. */
+export function lostUpdate(
+  view: Int32Array,
+  index: number,
+  fn: (current: number) => number,
+): number {
+  const current = Atomics.load(view, index);
+  Atomics.store(view, index, fn(current) | 0);
+  return current;
+}
+
+/** BUG (seqlock reader without retry): checks the sequence before reading, never after. */
+export function readWithoutRetry(handle: SeqlockHandle, out: Int32Array): Int32Array {
+  const v = new Int32Array(handle.buffer, handle.byteOffset, Q.words(handle.fieldCount));
+  while ((Atomics.load(v, Q.SEQ) & 1) !== 0) {
+    // wait for the writer to leave, as a real reader would
+  }
+  for (let i = 0; i < handle.fieldCount; i++) out[i] = Atomics.load(v, Q.FIELDS + i);
+  return out; // ← should re-read SEQ and retry if it changed
+}
+
+export interface ChannelEnds {
+  trySend(message: ArrayLike<number>): 'sent' | 'full' | 'closed';
+  tryReceive(out: Int32Array): 'received' | 'empty' | 'closed';
+}
+
+/**
+ * BUG (channel publishing the index before the data): an SPSC ring over a SharedChannel's buffer
+ * whose producer advances TAIL before it writes the message, so the consumer can read the slot's
+ * old contents. The payload goes through Atomics.store here, so that explore mode has a
+ * scheduling point between index and data: with plain stores (as SharedChannel writes payloads)
+ * the whole window lies inside one step, and only stress mode could see it.
+ */
+export function indexBeforeDataChannel(handle: SharedChannelHandle): ChannelEnds {
+  const v = new Int32Array(handle.buffer);
+  const capacity = v[C.CAPACITY]!;
+  const words = v[C.MESSAGE_WORDS]!;
+  let tail = 0;
+  let head = 0;
+  return {
+    trySend(message) {
+      if (((tail - Atomics.load(v, C.HEAD)) | 0) >= capacity) return 'full';
+      const base = C.SLOTS + (tail & (capacity - 1)) * words;
+      tail = (tail + 1) | 0;
+      Atomics.store(v, C.TAIL, tail); // ← published here...
+      for (let i = 0; i < words; i++) Atomics.store(v, base + i, message[i] ?? 0); // ...written here
+      return 'sent';
+    },
+    tryReceive(out) {
+      if (head === Atomics.load(v, C.TAIL)) return 'empty';
+      const base = C.SLOTS + (head & (capacity - 1)) * words;
+      for (let i = 0; i < words; i++) out[i] = Atomics.load(v, base + i);
+      head = (head + 1) | 0;
+      Atomics.store(v, C.HEAD, head);
+      return 'received';
+    },
+  };
+}
+
+/**
+ * BUG (state CAS without a generation check): sets a flag in a slot's state word with a CAS loop
+ * that re-reads the word — so a probe result meant for the process it saw lands on whatever
+ * process holds the slot now. (SlotTable.setFlags compares the generation first.)
+ */
+export function setFlagsIgnoringGeneration(view: Int32Array, index: number, flag: number): boolean {
+  for (;;) {
+    const word = Atomics.load(view, index);
+    const next = StateWord.with(word, 'flags', StateWord.get(word, 'flags') | flag);
+    if (Atomics.compareExchange(view, index, word, next) === word) return true;
+  }
+}

@@ -1,0 +1,786 @@
+/**
+ * Explore mode's scheduler, run inside every actor thread (no controller thread: token passing).
+ *
+ * Exactly one actor holds the token (control word TURN) and runs; the others are parked on their
+ * own WAKE words. Every Atomics call an actor makes goes through the harness's Atomics wrapper
+ * (atomics-shim.ts) to `point()` first: a scheduling point. The token holder runs the strategy on
+ * the shared control state (control.ts) to choose who performs the next operation, records the
+ * choice, and if it chose another actor hands it the token (Atomics.store + notify with the
+ * runtime's own Atomics) and parks until the token comes back. Since only one actor runs at a
+ * time and every choice comes from the shared PRNG or the forced prefix, a trial is a
+ * deterministic function of its seed and its choices: it can be replayed exactly.
+ *
+ * Modelled, not real:
+ * - Atomics.wait blocks the actor in the model (BLOCKED on buffer id + byte offset) and the token
+ *   moves on; only a modelled notify on the same address, an injected spurious wake-up (a
+ *   scheduling choice) or its timeout wakes it. Timeouts fire only when nothing else can run,
+ *   earliest deadline first, and move the virtual clock to the deadline. Nobody runnable and
+ *   nobody with a timeout: 'deadlock'.
+ * - Time: performance.now() and Date.now() read a virtual clock that advances 1 µs per step (and
+ *   1 ms per idle round, see below), so deadline loops are deterministic too.
+ * - Spinning: an actor that reads the same value at the same address SPIN_REPEAT times without
+ *   writing is spinning. At its next scheduling point the strategy chooses between letting it
+ *   run on (its repeated reads are then fast-forwarded without scheduling points, up to FF_CAP, so
+ *   a bounded spin reaches its park path) and switching away, after which it is not scheduled
+ *   again until someone writes to a word it has been reading (or nothing else can run: an idle
+ *   round, 1 ms of virtual time). This keeps spin loops from eating the step budget.
+ * - Fairness: an actor that has run STARVE_LIMIT steps in a row while others could run must yield
+ *   (and PCT demotes it below everyone), so retry loops that write — which do not count as
+ *   spinning — cannot starve the thread they wait for.
+ *
+ * Plain (non-Atomics) reads and writes are not scheduling points: they run inside the step of the
+ * Atomics call before them. Races between plain accesses are invisible to explore mode.
+ */
+import { A, type ExploreControl, OP, R, S, STRATEGY_CODES, T, X } from './control.ts';
+import { nextFloat, nextInt, seedRng } from './prng.ts';
+import { RealAtomics as RA, realPause } from './real-atomics.ts';
+import { sharedBufferIds } from './state.ts';
+
+/** Thrown inside an actor whose trial was cut short (deadlock, livelock, replay divergence). */
+export class RaceAbort extends Error {
+  constructor() {
+    super('the race harness aborted this trial');
+    this.name = 'RaceAbort';
+  }
+}
+
+export interface TrialSnapshot {
+  /** Trial number within the batch. */
+  index: number;
+  status: number;
+  steps: number;
+  ffSteps: number;
+  decisions: number;
+  choices: Uint8Array;
+  killed: number;
+  /** Per actor: last op code, its buffer id and byte offset, final status. */
+  ops: number[];
+}
+
+export interface BatchPlan {
+  seeds: ArrayLike<number>;
+  /** Per trial: [actor, until] or [-1, 0]. */
+  delays: ArrayLike<number>;
+  /** Kill in the batch's first trial (batches with a kill have one trial). */
+  kill: { actor: number; step: number } | null;
+}
+
+const NONE = -1;
+const DEADLOCK = -2;
+const LIVELOCK = -3;
+const DIVERGED = -4;
+
+const SPIN_TOKEN = 64;
+const SPIN_REPEAT = 3;
+/** Reads fast-forwarded in one go before the spinner is made to yield. */
+const FF_CAP = 1024;
+/** Fast-forwarded reads per trial, as a multiple of maxSteps, before it counts as a livelock. */
+const FF_BUDGET = 20;
+const MAX_IDLE_ROUNDS = 1000;
+/** Consecutive steps one actor may run while others could: then it must yield (fairness). */
+const STARVE_LIMIT = 1000;
+const STEP_MS = 0.001;
+const IDLE_MS = 1;
+const CLOCK_START = 1000;
+
+const { random: RANDOM, pct: PCT, dfs: DFS, replay: REPLAY } = STRATEGY_CODES;
+
+function lowestBit(mask: number): number {
+  return 31 - Math.clz32(mask & -mask);
+}
+
+function bitCount(mask: number): number {
+  let m = mask - ((mask >>> 1) & 0x55555555);
+  m = (m & 0x33333333) + ((m >>> 2) & 0x33333333);
+  return (Math.imul((m + (m >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24) & 0xff;
+}
+
+function nthBit(mask: number, nth: number): number {
+  for (let m = mask; m !== 0; m &= m - 1) {
+    if (nth-- === 0) return lowestBit(m);
+  }
+  return lowestBit(mask);
+}
+
+const coercers = new Map<unknown, { [i: number]: unknown }>();
+/** `value` converted as storing it into `ta` would (for comparing with a loaded element). */
+export function coerce(ta: ArrayBufferView, value: unknown): unknown {
+  const ctor = ta.constructor as new (n: number) => { [i: number]: unknown };
+  let tmp = coercers.get(ctor);
+  if (tmp === undefined) {
+    tmp = new ctor(1);
+    coercers.set(ctor, tmp);
+  }
+  tmp[0] = value;
+  return tmp[0];
+}
+
+interface ReadRecord {
+  v: unknown;
+  c: number;
+}
+
+type Int = Int32Array;
+
+export class ExploreScheduler {
+  readonly control: ExploreControl;
+  readonly me: number;
+  readonly n: number;
+  /** True while this actor is inside a trial: the Atomics wrapper schedules only then. */
+  active = false;
+  readonly snapshots: TrialSnapshot[] = [];
+  readonly #i: Int;
+  readonly #f: Float64Array;
+  #ids = new Map<SharedArrayBuffer, number>();
+  #privateIds = 0;
+  #plan: BatchPlan | undefined;
+  readonly #reads = new Map<number, ReadRecord>();
+  /** This actor looks like it spins (it re-read a value unchanged SPIN_REPEAT times). */
+  #spinning = false;
+  #ff = false;
+  #ffCount = 0;
+  #forceYield = false;
+
+  constructor(control: ExploreControl, me: number, n: number) {
+    this.control = control;
+    this.me = me;
+    this.n = n;
+    this.#i = control.i32;
+    this.#f = control.f64;
+  }
+
+  #a(actor: number, field: number): number {
+    return X.ACTORS + actor * X.STRIDE + field;
+  }
+
+  /** Virtual milliseconds (what performance.now() returns to actors). */
+  get clock(): number {
+    return this.#f[X.CLOCK_F64]!;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Trials
+
+  startBatch(plan: BatchPlan): void {
+    this.#plan = plan;
+    this.snapshots.length = 0;
+  }
+
+  /**
+   * Wait at the start line of trial `k` of the batch. The last actor to arrive sets the trial up
+   * (and records the previous trial's snapshot) and hands out the first token.
+   */
+  enterTrial(k: number, state: unknown): 'run' | 'skip' | 'aborted' {
+    const i = this.#i;
+    this.#ids = sharedBufferIds(state);
+    this.#privateIds = 0;
+    this.#resetSpin();
+    if (RA.load(i, X.EXHAUSTED) !== 0) return 'skip';
+    const arrived = RA.add(i, X.ARRIVED, 1) + 1;
+    if (arrived === this.n) {
+      RA.store(i, X.ARRIVED, 0);
+      if (k > 0) this.snapshots.push(this.snapshot(k - 1));
+      this.#initTrial(k);
+      if (i[X.EXHAUSTED] !== 0) {
+        for (let t = 0; t < this.n; t++) if (t !== this.me) this.#wake(t);
+        return 'skip';
+      }
+      let next = this.#decide();
+      if (next < 0) {
+        this.#abortTrial(next);
+        next = this.#decide();
+      }
+      if (next !== this.me) {
+        this.#handoff(next);
+        this.#park(true);
+      }
+    } else {
+      this.#park(true);
+      if (RA.load(i, X.EXHAUSTED) !== 0 && RA.load(i, X.TURN) !== this.me) return 'skip';
+    }
+    if (i[this.#a(this.me, A.STATUS)] === S.UNWIND) return 'aborted';
+    i[this.#a(this.me, A.STATUS)] = S.READY;
+    this.active = true;
+    return 'run';
+  }
+
+  /** The actor returned (or threw, or was aborted): pass the token on, or close the trial. */
+  exitTrial(): void {
+    this.active = false;
+    this.#i[this.#a(this.me, A.STATUS)] = S.DONE;
+    this.#resetSpin();
+    this.#passOn();
+  }
+
+  /** This batch's last trial as the control buffer holds it (main reads it the same way). */
+  snapshot(index: number): TrialSnapshot {
+    return snapshotOf(this.control, this.n, index);
+  }
+
+  #initTrial(k: number): void {
+    const i = this.#i;
+    const plan = this.#plan!;
+    const previous = i[X.DIVERGED]! > 0 ? i[X.DIVERGED]! - 1 : i[X.DECISIONS]!;
+    if (i[X.DECISIONS]! > i[X.PCT_K]!) i[X.PCT_K] = i[X.DECISIONS]!;
+    const strategy = i[X.STRATEGY]!;
+    if (strategy === DFS) {
+      if (i[X.TRIAL]! >= 0) this.#backtrack(previous);
+      else i[X.PREFIX_LEN] = 0;
+      if (i[X.EXHAUSTED] !== 0) return;
+    }
+    i[X.TRIAL] = k;
+    i[X.STEP] = 0;
+    i[X.DECISIONS] = 0;
+    i[X.STATUS] = T.RUNNING;
+    i[X.PREEMPTIONS] = 0;
+    i[X.IDLE_ROUNDS] = 0;
+    i[X.KILLED] = -1;
+    i[X.WAIT_SEQ] = 0;
+    i[X.DIVERGED] = 0;
+    i[X.FF_STEPS] = 0;
+    i[X.RUN_LEN] = 0;
+    this.#f[X.CLOCK_F64] = CLOCK_START;
+    const seed = (plan.seeds[k] ?? 0) >>> 0;
+    i[X.TRIAL_SEED] = seed | 0;
+    seedRng(i, X.RNG, seed);
+    const kill = k === 0 ? plan.kill : null;
+    i[X.KILL_ACTOR] = kill === null ? -1 : kill.actor;
+    i[X.KILL_STEP] = kill === null ? 0 : kill.step;
+    i[X.DELAY_ACTOR] = plan.delays[2 * k] ?? -1;
+    i[X.DELAY_UNTIL] = plan.delays[2 * k + 1] ?? 0;
+    for (let t = 0; t < this.n; t++) {
+      const base = X.ACTORS + t * X.STRIDE;
+      i[base + A.STATUS] = S.START;
+      i[base + A.WAIT_RESULT] = R.NONE;
+      i[base + A.SPIN] = 0;
+      i[base + A.OP] = OP.start;
+      i[base + A.OP_BUF] = -1;
+      i[base + A.OP_BYTE] = -1;
+      i[base + A.FINAL] = -1;
+    }
+    if (strategy === PCT) {
+      const depth = i[X.PCT_DEPTH]!;
+      const order = Array.from({ length: this.n }, (_, t) => t);
+      for (let t = this.n - 1; t > 0; t--) {
+        const j = nextInt(i, X.RNG, t + 1);
+        const tmp = order[t]!;
+        order[t] = order[j]!;
+        order[j] = tmp;
+      }
+      for (let t = 0; t < this.n; t++) i[this.#a(t, A.PRIORITY)] = depth + order[t]!;
+      const k2 = Math.max(i[X.PCT_K]!, 4);
+      for (let j = 0; j < 16; j++) {
+        i[X.CHANGE_POINTS + j] = j < depth - 1 ? nextInt(i, X.RNG, k2) : -1;
+      }
+    }
+  }
+
+  /** DFS: move to the next unexplored schedule within the preemption bound, or exhaust. */
+  #backtrack(depth: number): void {
+    const i = this.#i;
+    const c = this.control;
+    const n = this.n;
+    const bound = i[X.BOUND]!;
+    for (let d = Math.min(depth, c.maxDecisions) - 1; d >= 0; d--) {
+      const enabled = c.enabled[d]!;
+      let alt = enabled & ~c.tried[d]!;
+      const cur = c.current[d]!;
+      const curT = cur < 0 ? -1 : cur & 0xff;
+      const spin = cur >= 0 && (cur & 0x100) !== 0;
+      while (alt !== 0) {
+        const x = lowestBit(alt);
+        alt &= alt - 1;
+        c.tried[d] = c.tried[d]! | (1 << x);
+        const cost = x >= n ? 1 : curT >= 0 && x !== curT && !spin ? 1 : 0;
+        if (c.preBefore[d]! + cost <= bound) {
+          c.chosen[d] = x;
+          i[X.PREFIX_LEN] = d + 1;
+          return;
+        }
+      }
+    }
+    i[X.EXHAUSTED] = 1;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Scheduling points (called by the Atomics wrapper)
+
+  /** Address of `ta[index]`: [buffer id, byte offset]. */
+  bufferId(buffer: SharedArrayBuffer): number {
+    let id = this.#ids.get(buffer);
+    if (id === undefined) {
+      // Not reachable from the state: private to this actor (or smuggled in another way).
+      id = 0x100000 + this.me * 0x10000 + this.#privateIds++;
+      this.#ids.set(buffer, id);
+    }
+    return id;
+  }
+
+  /** A scheduling point before operation `op` on (buf, byte). May park; may throw RaceAbort. */
+  point(op: number, buf: number, byte: number): void {
+    const i = this.#i;
+    const me = this.me;
+    const base = X.ACTORS + me * X.STRIDE;
+    if (i[X.STATUS] !== T.RUNNING || i[base + A.STATUS] === S.UNWIND) throw new RaceAbort();
+    this.#tick(false);
+    i[base + A.OP] = op;
+    i[base + A.OP_BUF] = buf;
+    i[base + A.OP_BYTE] = byte;
+    if (i[X.KILL_ACTOR] === me && i[X.STEP]! >= i[X.KILL_STEP]!) this.#die();
+    if (this.#forceYield) {
+      this.#forceYield = false;
+      this.#watch();
+    }
+    const next = this.#decide();
+    if (next < 0) {
+      this.#abortTrial(next);
+      throw new RaceAbort();
+    }
+    if (next === me) {
+      i[base + A.SPIN] = 0;
+      i[X.RUN_LEN]!++;
+      if (this.#spinning && !this.#ff) {
+        this.#ff = true;
+        this.#ffCount = 0;
+      }
+      return;
+    }
+    if (this.#spinning) this.#watch();
+    this.#ff = false;
+    this.#handoff(next);
+    this.#park(false);
+    this.#afterWake();
+  }
+
+  /**
+   * Fast-forward: a spinning actor that was let run on re-reads a value it has already seen,
+   * with nobody else running: no scheduling point. Returns true when the read may go ahead.
+   */
+  skipRead(buf: number, byte: number, current: unknown): boolean {
+    if (!this.#ff) return false;
+    const record = this.#reads.get(buf * 2 ** 32 + byte);
+    if (record === undefined || record.v !== current) return false;
+    if (++this.#ffCount > FF_CAP) {
+      this.#ff = false;
+      this.#forceYield = true;
+      return false;
+    }
+    if (this.#i[X.STATUS] !== T.RUNNING) throw new RaceAbort();
+    this.#tick(true);
+    record.c++;
+    return true;
+  }
+
+  noteRead(buf: number, byte: number, value: unknown): void {
+    const key = buf * 2 ** 32 + byte;
+    const record = this.#reads.get(key);
+    if (record !== undefined && record.v === value) {
+      if (++record.c >= SPIN_REPEAT && this.#reads.size <= X.WATCH_MAX) this.#spinning = true;
+    } else if (record !== undefined) {
+      record.v = value;
+      record.c = 1;
+    } else {
+      this.#reads.set(key, { v: value, c: 1 });
+    }
+  }
+
+  /** A write to (buf, byte): ends this actor's spin, and re-enables actors watching that word. */
+  noteWrite(buf: number, byte: number): void {
+    this.#resetSpin();
+    const i = this.#i;
+    const block = Math.floor(byte / 8);
+    for (let t = 0; t < this.n; t++) {
+      if (i[X.ACTORS + t * X.STRIDE + A.SPIN] === 0) continue;
+      const w = X.WATCH + t * X.WATCH_STRIDE;
+      const count = i[w]!;
+      for (let j = 0; j < count; j++) {
+        if (i[w + 1 + 2 * j] === buf && Math.floor(i[w + 2 + 2 * j]! / 8) === block) {
+          i[X.ACTORS + t * X.STRIDE + A.SPIN] = 0;
+          break;
+        }
+      }
+    }
+  }
+
+  /**
+   * Stop scheduling this spinning actor until someone writes to a word it has been reading (or
+   * nothing else can run): publish the words it watches.
+   */
+  #watch(): void {
+    const i = this.#i;
+    const w = X.WATCH + this.me * X.WATCH_STRIDE;
+    let count = 0;
+    for (const key of this.#reads.keys()) {
+      if (count === X.WATCH_MAX) break;
+      i[w + 1 + 2 * count] = Math.floor(key / 2 ** 32);
+      i[w + 2 + 2 * count] = key % 2 ** 32;
+      count++;
+    }
+    i[w] = count;
+    i[X.ACTORS + this.me * X.STRIDE + A.SPIN] = count > 0 ? 1 : 0;
+  }
+
+  /** Modelled Atomics.wait(ta, index, value, timeout). */
+  wait(
+    ta: Int32Array | BigInt64Array,
+    index: number,
+    value: unknown,
+    timeout: unknown,
+  ): 'ok' | 'not-equal' | 'timed-out' {
+    const buf = this.bufferId(ta.buffer as SharedArrayBuffer);
+    const byte = ta.byteOffset + index * ta.BYTES_PER_ELEMENT;
+    this.point(OP.wait, buf, byte);
+    const current = RA.load(ta as Int32Array, index);
+    if (current !== coerce(ta, value)) {
+      this.noteRead(buf, byte, current);
+      return 'not-equal';
+    }
+    let ms = timeout === undefined ? Number.POSITIVE_INFINITY : Number(timeout);
+    if (Number.isNaN(ms)) ms = Number.POSITIVE_INFINITY;
+    if (ms <= 0) return 'timed-out';
+    const i = this.#i;
+    const me = this.me;
+    const base = X.ACTORS + me * X.STRIDE;
+    i[base + A.STATUS] = S.BLOCKED;
+    i[base + A.WAIT_BUF] = buf;
+    i[base + A.WAIT_BYTE] = byte;
+    i[base + A.WAIT_TIMED] = Number.isFinite(ms) ? 1 : 0;
+    i[base + A.WAIT_SEQ] = ++i[X.WAIT_SEQ]!;
+    i[base + A.WAIT_RESULT] = R.NONE;
+    i[base + A.SPIN] = 0;
+    this.#f[X.DEADLINE_F64 + me] = this.#f[X.CLOCK_F64]! + ms;
+    this.#resetSpin();
+    const next = this.#decide();
+    if (next < 0) {
+      this.#abortTrial(next);
+      throw new RaceAbort();
+    }
+    if (next !== me) {
+      this.#handoff(next);
+      this.#park(false);
+    }
+    this.#afterWake();
+    return i[base + A.WAIT_RESULT] === R.OK ? 'ok' : 'timed-out';
+  }
+
+  /** Modelled Atomics.notify(ta, index, count): wakes modelled waiters in FIFO order. */
+  notify(ta: Int32Array | BigInt64Array, index: number, count: unknown): number {
+    const buf = this.bufferId(ta.buffer as SharedArrayBuffer);
+    const byte = ta.byteOffset + index * ta.BYTES_PER_ELEMENT;
+    this.point(OP.notify, buf, byte);
+    let limit = count === undefined ? Number.POSITIVE_INFINITY : Math.trunc(Number(count));
+    if (Number.isNaN(limit) || limit < 0) limit = 0;
+    const i = this.#i;
+    let woken = 0;
+    while (woken < limit) {
+      let best = -1;
+      let bestSeq = Number.POSITIVE_INFINITY;
+      for (let t = 0; t < this.n; t++) {
+        const base = X.ACTORS + t * X.STRIDE;
+        if (
+          i[base + A.STATUS] === S.BLOCKED &&
+          i[base + A.WAIT_BUF] === buf &&
+          i[base + A.WAIT_BYTE] === byte &&
+          i[base + A.WAIT_SEQ]! < bestSeq
+        ) {
+          best = t;
+          bestSeq = i[base + A.WAIT_SEQ]!;
+        }
+      }
+      if (best < 0) break;
+      const base = X.ACTORS + best * X.STRIDE;
+      i[base + A.STATUS] = S.READY;
+      i[base + A.WAIT_RESULT] = R.OK;
+      woken++;
+    }
+    return woken;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Internals
+
+  #tick(fastForward: boolean): void {
+    const i = this.#i;
+    RA.add(i, X.PROGRESS, 1);
+    this.#f[X.CLOCK_F64] = this.#f[X.CLOCK_F64]! + STEP_MS;
+    const over = fastForward
+      ? ++i[X.FF_STEPS]! > FF_BUDGET * i[X.MAX_STEPS]!
+      : ++i[X.STEP]! > i[X.MAX_STEPS]!;
+    if (over) {
+      this.#abortTrial(LIVELOCK);
+      throw new RaceAbort();
+    }
+  }
+
+  #resetSpin(): void {
+    this.#reads.clear();
+    this.#spinning = false;
+    this.#ff = false;
+    this.#forceYield = false;
+  }
+
+  /** Fault injection: this actor's thread is terminated here, mid-operation. */
+  #die(): never {
+    const i = this.#i;
+    i[this.#a(this.me, A.STATUS)] = S.KILLED;
+    i[X.KILLED] = this.me;
+    this.active = false;
+    this.#passOn();
+    process.exit(0);
+  }
+
+  #passOn(): void {
+    let next = this.#decide();
+    if (next < NONE) {
+      this.#abortTrial(next);
+      next = this.#decide();
+    }
+    if (next >= 0) {
+      this.#handoff(next);
+      return;
+    }
+    const i = this.#i;
+    if (i[X.STATUS] === T.RUNNING) i[X.STATUS] = T.COMPLETE;
+    RA.store(i, X.TURN, -1);
+  }
+
+  #abortTrial(code: number): void {
+    const i = this.#i;
+    if (i[X.STATUS] === T.RUNNING) {
+      i[X.STATUS] = code === DEADLOCK ? T.DEADLOCK : code === DIVERGED ? T.DIVERGED : T.LIVELOCK;
+    }
+    for (let t = 0; t < this.n; t++) {
+      const base = X.ACTORS + t * X.STRIDE;
+      const st = i[base + A.STATUS]!;
+      if (i[base + A.FINAL] === -1) i[base + A.FINAL] = st;
+      if (st === S.START || st === S.READY || st === S.BLOCKED) {
+        i[base + A.STATUS] = S.UNWIND;
+        i[base + A.WAIT_RESULT] = R.ABORT;
+      }
+    }
+  }
+
+  #afterWake(): void {
+    const i = this.#i;
+    if (i[this.#a(this.me, A.STATUS)] === S.UNWIND) throw new RaceAbort();
+  }
+
+  #handoff(next: number): void {
+    const i = this.#i;
+    const base = X.ACTORS + next * X.STRIDE;
+    i[X.RUN_LEN] = 0;
+    RA.store(i, X.TURN, next);
+    RA.add(i, base + A.WAKE, 1);
+    if (RA.load(i, base + A.SLEEPING) !== 0) RA.notify(i, base + A.WAKE, 1);
+  }
+
+  #wake(t: number): void {
+    const i = this.#i;
+    const base = X.ACTORS + t * X.STRIDE;
+    RA.add(i, base + A.WAKE, 1);
+    RA.notify(i, base + A.WAKE, 1);
+  }
+
+  /** Park until the token is ours (or, at a start line, until the exploration is exhausted). */
+  #park(orExhausted: boolean): void {
+    const i = this.#i;
+    const me = this.me;
+    for (let s = 0; s < SPIN_TOKEN; s++) {
+      if (RA.load(i, X.TURN) === me) return;
+      realPause();
+    }
+    const base = X.ACTORS + me * X.STRIDE;
+    RA.store(i, base + A.SLEEPING, 1);
+    for (;;) {
+      const w = RA.load(i, base + A.WAKE);
+      if (RA.load(i, X.TURN) === me) break;
+      if (orExhausted && RA.load(i, X.EXHAUSTED) !== 0) break;
+      RA.wait(i, base + A.WAKE, w);
+    }
+    RA.store(i, base + A.SLEEPING, 0);
+  }
+
+  /**
+   * Who performs the next operation: an actor index, or NONE (nothing left to run), DEADLOCK,
+   * LIVELOCK or DIVERGED. Applies timeouts and spurious wake-ups it chooses.
+   */
+  #decide(): number {
+    const i = this.#i;
+    const n = this.n;
+    for (;;) {
+      let runnable = 0;
+      let spinning = 0;
+      let blocked = 0;
+      let unwind = 0;
+      for (let t = 0; t < n; t++) {
+        const base = X.ACTORS + t * X.STRIDE;
+        const st = i[base + A.STATUS];
+        if (st === S.READY || st === S.START) {
+          runnable |= 1 << t;
+          if (st === S.READY && i[base + A.SPIN] !== 0) spinning |= 1 << t;
+        } else if (st === S.BLOCKED) blocked |= 1 << t;
+        else if (st === S.UNWIND) unwind |= 1 << t;
+      }
+      if (unwind !== 0) return lowestBit(unwind);
+      if (runnable === 0) {
+        if (blocked === 0) return NONE;
+        const t = this.#earliestTimeout(blocked, Number.POSITIVE_INFINITY);
+        if (t < 0) return DEADLOCK;
+        return t;
+      }
+      let pool = runnable & ~spinning;
+      if (pool === 0) {
+        // Everyone who could run spins on memory no one is changing: let virtual time pass.
+        if (++i[X.IDLE_ROUNDS]! > MAX_IDLE_ROUNDS) return LIVELOCK;
+        this.#f[X.CLOCK_F64] = this.#f[X.CLOCK_F64]! + IDLE_MS;
+        for (let m = spinning; m !== 0; m &= m - 1) i[this.#a(lowestBit(m), A.SPIN)] = 0;
+        this.#earliestTimeout(blocked, this.#f[X.CLOCK_F64]!);
+        continue;
+      }
+      const me = this.me;
+      if (
+        i[X.RUN_LEN]! >= STARVE_LIMIT &&
+        (pool & (1 << me)) !== 0 &&
+        (pool & ~(1 << me)) !== 0 &&
+        i[this.#a(me, A.STATUS)] === S.READY
+      ) {
+        // Fairness: it has run long enough while others could; make it yield (PCT: demote it).
+        pool &= ~(1 << me);
+        let lowest = Number.POSITIVE_INFINITY;
+        for (let t = 0; t < n; t++) lowest = Math.min(lowest, i[this.#a(t, A.PRIORITY)]!);
+        i[this.#a(me, A.PRIORITY)] = lowest - 1;
+        i[X.RUN_LEN] = 0;
+      }
+      const delayed = i[X.DELAY_ACTOR]!;
+      if (delayed >= 0 && i[X.DECISIONS]! < i[X.DELAY_UNTIL]!) {
+        const without = pool & ~(1 << delayed);
+        if (without !== 0) pool = without;
+      }
+      let mask = pool;
+      if (i[X.SPURIOUS_PPM]! > 0) mask |= blocked << n;
+      if ((mask & (mask - 1)) === 0) return lowestBit(mask);
+      return this.#choose(mask, pool);
+    }
+  }
+
+  /** Time out the blocked actor with the earliest deadline ≤ `limit`; returns it, or -1. */
+  #earliestTimeout(blocked: number, limit: number): number {
+    const i = this.#i;
+    let best = -1;
+    let bestDeadline = limit;
+    for (let m = blocked; m !== 0; m &= m - 1) {
+      const t = lowestBit(m);
+      if (i[this.#a(t, A.WAIT_TIMED)] === 0) continue;
+      const d = this.#f[X.DEADLINE_F64 + t]!;
+      if (d < bestDeadline || (best < 0 && d <= bestDeadline)) {
+        best = t;
+        bestDeadline = d;
+      }
+    }
+    if (best < 0) return -1;
+    if (bestDeadline > this.#f[X.CLOCK_F64]!) this.#f[X.CLOCK_F64] = bestDeadline;
+    i[this.#a(best, A.STATUS)] = S.READY;
+    i[this.#a(best, A.WAIT_RESULT)] = R.TIMED_OUT;
+    return best;
+  }
+
+  /** A real decision between several choices: run the strategy and record it. */
+  #choose(mask: number, runnable: number): number {
+    const i = this.#i;
+    const c = this.control;
+    const n = this.n;
+    const me = this.me;
+    const d = i[X.DECISIONS]!;
+    if (d >= c.maxDecisions) return LIVELOCK;
+    const current = i[this.#a(me, A.STATUS)] === S.READY && (mask & (1 << me)) !== 0 ? me : -1;
+    const spinning = current >= 0 && this.#spinning;
+    const strategy = i[X.STRATEGY]!;
+    let choice: number;
+    if (d < i[X.PREFIX_LEN]!) {
+      choice = strategy === REPLAY ? c.forced[d]! : c.chosen[d]!;
+      if ((mask & (1 << choice)) === 0 || choice >= 2 * n) {
+        i[X.DIVERGED] = d + 1;
+        return DIVERGED;
+      }
+    } else if (strategy === DFS || strategy === REPLAY) {
+      choice = current >= 0 ? current : lowestBit(runnable);
+    } else {
+      const spurious = mask >>> n;
+      if (spurious !== 0 && nextFloat(i, X.RNG) * 1e6 < i[X.SPURIOUS_PPM]!) {
+        choice = n + nthBit(spurious, nextInt(i, X.RNG, bitCount(spurious)));
+      } else if (strategy === RANDOM) {
+        choice = nthBit(runnable, nextInt(i, X.RNG, bitCount(runnable)));
+      } else {
+        choice = this.#pctChoice(d, runnable, current, spinning);
+      }
+    }
+    c.enabled[d] = mask;
+    c.current[d] = current < 0 ? -1 : current | (spinning ? 0x100 : 0);
+    c.preBefore[d] = i[X.PREEMPTIONS]!;
+    if (d >= i[X.PREFIX_LEN]!) c.tried[d] = 1 << choice;
+    c.chosen[d] = choice;
+    i[X.DECISIONS] = d + 1;
+    if (choice >= n || (current >= 0 && choice !== current && !spinning)) i[X.PREEMPTIONS]!++;
+    if (choice >= n) {
+      const t = choice - n;
+      i[this.#a(t, A.STATUS)] = S.READY;
+      i[this.#a(t, A.WAIT_RESULT)] = R.OK;
+      return t;
+    }
+    return choice;
+  }
+
+  #pctChoice(d: number, runnable: number, current: number, spinning: boolean): number {
+    const i = this.#i;
+    if (current >= 0) {
+      for (let j = 0; j < 16; j++) {
+        const point = i[X.CHANGE_POINTS + j]!;
+        if (point < 0) break;
+        if (point === d) i[this.#a(current, A.PRIORITY)] = j + 1;
+      }
+    }
+    let candidates = runnable;
+    if (spinning && nextFloat(i, X.RNG) < 0.5) {
+      const others = runnable & ~(1 << current);
+      if (others !== 0) candidates = others;
+    }
+    let best = -1;
+    let bestPriority = Number.NEGATIVE_INFINITY;
+    for (let m = candidates; m !== 0; m &= m - 1) {
+      const t = lowestBit(m);
+      const p = i[this.#a(t, A.PRIORITY)]!;
+      if (p > bestPriority) {
+        best = t;
+        bestPriority = p;
+      }
+    }
+    return best;
+  }
+}
+
+/** Read a finished trial out of the control buffer. */
+export function snapshotOf(control: ExploreControl, n: number, index: number): TrialSnapshot {
+  const i = control.i32;
+  const decisions = Math.min(i[X.DECISIONS]!, control.maxDecisions);
+  const ops: number[] = [];
+  for (let t = 0; t < n; t++) {
+    const base = X.ACTORS + t * X.STRIDE;
+    const final = i[base + A.FINAL]!;
+    ops.push(
+      i[base + A.OP]!,
+      i[base + A.OP_BUF]!,
+      i[base + A.OP_BYTE]!,
+      final >= 0 ? final : i[base + A.STATUS]!,
+    );
+  }
+  return {
+    index,
+    status: i[X.STATUS]!,
+    steps: i[X.STEP]!,
+    ffSteps: i[X.FF_STEPS]!,
+    decisions,
+    choices: control.chosen.slice(0, decisions),
+    killed: i[X.KILLED]!,
+    ops,
+  };
+}

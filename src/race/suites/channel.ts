@@ -1,0 +1,123 @@
+/**
+ * Built-in race suite: atomvisor's SharedChannel, and the planted channel that publishes its write
+ * index before the message.
+ *
+ * - channel/spsc-handoff        a producer sends (1, 1), (2, 2), (3, 3) through a 2-slot ring, a
+ *                               consumer receives three messages: all of them, whole, in order.
+ * - channel/spsc-linearizable   trySend / tryReceive on a 2-slot SPSC ring must behave like a
+ *                               bounded FIFO queue (linearizability check against fifoModel).
+ * - channel/mpsc-linearizable   the same with two producers on an MPSC ring. Vyukov's ring is not
+ *                               strictly linearizable: a tryReceive can report 'empty' while a
+ *                               send that claimed an earlier slot has not published yet, even
+ *                               though a later send already returned 'sent'. Graded 'interesting'.
+ */
+import { SharedChannel, type SharedChannelHandle } from '../../shm/channel.ts';
+import {
+  type ActorContext,
+  defineLinearizabilityTest,
+  defineRaceTest,
+  type RaceTest,
+} from '../define.ts';
+import { fifoModel } from '../linearizability.ts';
+import { PLANTED_VARIANTS } from '../planted/index.ts';
+import { type ChannelEnds, indexBeforeDataChannel } from '../planted/others.ts';
+
+interface State {
+  channel: SharedChannelHandle;
+}
+
+const spsc = (): State => ({
+  channel: SharedChannel.create({ capacity: 2, messageWords: 2 }).handle,
+});
+
+type Open = (handle: SharedChannelHandle) => ChannelEnds;
+const realChannel: Open = (handle) => SharedChannel.from(handle);
+
+function handoff(variant: string, open: Open): RaceTest<State> {
+  return defineRaceTest<State>({
+    name: variant === 'correct' ? 'channel/spsc-handoff' : `channel/spsc-handoff [${variant}]`,
+    variant,
+    ...(variant === 'correct'
+      ? {}
+      : { planted: PLANTED_VARIANTS[variant as keyof typeof PLANTED_VARIANTS] }),
+    description: 'three two-word messages through a two-slot ring',
+    setup: spsc,
+    actors: [
+      (s) => {
+        const ch = open(s.channel);
+        for (const m of [1, 2, 3]) while (ch.trySend([m, m]) !== 'sent') {}
+      },
+      (s) => {
+        const ch = open(s.channel);
+        const out = new Int32Array(2);
+        const got: number[] = [];
+        while (got.length < 6) if (ch.tryReceive(out) === 'received') got.push(out[0]!, out[1]!);
+        return got.join(' ');
+      },
+    ],
+    outcomes: [
+      { id: '1 1 2 2 3 3', expect: 'acceptable', desc: 'every message, whole, in order' },
+      { id: /.*/, expect: 'forbidden', desc: 'a message was lost, torn, stale or reordered' },
+    ],
+  });
+}
+
+const spscLinearizable = defineLinearizabilityTest<State, readonly unknown[]>({
+  name: 'channel/spsc-linearizable',
+  variant: 'correct',
+  description: 'trySend 1, 2, 3 against tryReceive × 3 on a two-slot ring: a bounded FIFO queue',
+  setup: spsc,
+  model: fifoModel(2),
+  actors: [
+    (s, ctx) => {
+      const ch = SharedChannel.from(s.channel);
+      for (const v of [1, 2, 3]) ctx.op('send', v, () => ch.trySend([v, v]));
+    },
+    (s, ctx) => {
+      const ch = SharedChannel.from(s.channel);
+      const out = new Int32Array(2);
+      for (let i = 0; i < 3; i++) {
+        ctx.op('receive', undefined, () => (ch.tryReceive(out) === 'received' ? out[0] : 'empty'));
+      }
+    },
+  ],
+});
+
+const mpscLinearizable = defineLinearizabilityTest<State, readonly unknown[]>({
+  name: 'channel/mpsc-linearizable',
+  variant: 'correct',
+  description: 'two producers trySend, one consumer tryReceive, on a two-slot MPSC ring',
+  setup: () => ({
+    channel: SharedChannel.create({ capacity: 2, messageWords: 1, mode: 'mpsc' }).handle,
+  }),
+  model: fifoModel(2),
+  actors: [
+    ...[10, 20].map((base) => (s: State, ctx: ActorContext) => {
+      const ch = SharedChannel.from(s.channel);
+      for (const v of [base + 1, base + 2]) ctx.op('send', v, () => ch.trySend([v]));
+    }),
+    (s: State, ctx: ActorContext) => {
+      const ch = SharedChannel.from(s.channel);
+      const out = new Int32Array(1);
+      for (let i = 0; i < 3; i++) {
+        ctx.op('receive', undefined, () => (ch.tryReceive(out) === 'received' ? out[0] : 'empty'));
+      }
+    },
+  ],
+  outcomes: [
+    { id: 'linearizable', expect: 'acceptable' },
+    {
+      id: 'not linearizable',
+      expect: 'interesting',
+      desc: "Vyukov's ring: 'empty' while an earlier-claimed send has not published yet",
+    },
+    { id: 'unknown', expect: 'interesting' },
+  ],
+});
+
+export default [
+  handoff('correct', realChannel),
+  handoff('channel-index-before-data', indexBeforeDataChannel),
+  spscLinearizable,
+  mpscLinearizable,
+];
