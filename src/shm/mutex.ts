@@ -25,7 +25,7 @@
  * Ownership is per thread, not per async task: on the main thread two async callers contend
  * through lockAsync correctly, but unlock() cannot tell them apart.
  *
- * Cost: tryLock+unlock is two builtin atomics (~20–30 ns here); contended callers spin
+ * Cost: tryLock+unlock is a few builtin atomics (~50 ns measured here); contended callers spin
  * SPIN_LIMIT times (with Atomics.pause on Node ≥ 24), then park.
  */
 import {

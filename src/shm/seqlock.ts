@@ -131,6 +131,7 @@ export class Seqlock {
    * write was in progress on every one of a few attempts.
    */
   tryRead(out: Int32Array | number[]): boolean {
+    this.#checkOut(out);
     for (let attempt = 0; attempt < 4; attempt++) {
       if (this.#readOnce(out)) return true;
     }
@@ -147,6 +148,7 @@ export class Seqlock {
     out: T = new Int32Array(this.fieldCount) as T,
     options: SeqlockWaitOptions = {},
   ): T {
+    this.#checkOut(out);
     for (let attempt = 0; attempt < SEQLOCK_SPIN_LIMIT; attempt++) {
       if (this.#readOnce(out)) return out;
       cpuPause();
@@ -173,6 +175,7 @@ export class Seqlock {
     out: T = new Int32Array(this.fieldCount) as T,
     options: SeqlockWaitOptions = {},
   ): Promise<T> {
+    this.#checkOut(out);
     const timeout = checkTimeout(options.timeoutMs, 'options.timeoutMs');
     const signal = checkSignal(options.signal, 'options.signal');
     if (signal?.aborted) throw signal.reason;
@@ -316,6 +319,17 @@ export class Seqlock {
       await parkAsync(this.#view, this.#seq, s, Math.min(deadline, now() + 10), signal);
     } finally {
       Atomics.sub(this.#view, this.#parked, 1);
+    }
+  }
+
+  #checkOut(out: unknown): void {
+    // A plain array grows as it is filled; a typed array too short would silently drop fields.
+    if (Array.isArray(out)) return;
+    if (!(out instanceof Int32Array) || out.length < this.fieldCount) {
+      throw new InvalidArgumentError(
+        'out',
+        `expected an Int32Array of at least ${this.fieldCount} words, or an array`,
+      );
     }
   }
 

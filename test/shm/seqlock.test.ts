@@ -422,6 +422,11 @@ describe('Seqlock bad input and handles', () => {
     expect(() => lock.tryWrite([1, 2, 3, 4, 5])).toThrowError(field('field'));
     expect(() => lock.readField(4)).toThrowError(field('field'));
     expect(() => lock.readField(-1)).toThrowError(field('field'));
+    // A typed array too short for the snapshot would silently drop fields: refused.
+    expect(() => lock.read(new Int32Array(3))).toThrowError(field('out'));
+    expect(() => lock.tryRead(new Int32Array(2))).toThrowError(field('out'));
+    expect(() => lock.read(new Float64Array(4) as never)).toThrowError(field('out'));
+    expect(lock.read([])).toEqual([0, 0, 0, 0]);
     expect(lock.sequence).toBe(0); // no refused write entered
   });
 
