@@ -35,6 +35,19 @@ export interface ExitInfo {
   signal: NodeJS.Signals | null;
 }
 
+/** How long stopGroup waits for a SIGKILLed group's members to die (they normally take ms). */
+const GROUP_GONE_WAIT_MS = 2_000;
+
+/** Resolves once no live (non-zombie) process is left in group `pgid`, or after `ms`. */
+export async function groupGone(pgid: number, ms: number): Promise<boolean> {
+  const deadline = performance.now() + ms;
+  for (;;) {
+    if (liveMembers(pgid).length === 0) return true;
+    if (performance.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 export type StopStage = 'already-exited' | 'stdin' | 'sigterm' | 'sigkill';
 
 /** Resolves when the child has exited (at once if it already has). */
@@ -96,8 +109,9 @@ export async function stopGroup(
     }
   }
   const info = await exit;
-  // The leader is gone; anything left in its group (grandchildren) is an orphan now.
-  if (pid !== undefined) signalGroup(pid, 'SIGKILL');
+  // The leader is gone; anything left in its group (grandchildren) is an orphan now. Kill it and
+  // wait (bounded) until it is really gone, so "stopped" means stopped when this resolves.
+  if (pid !== undefined && signalGroup(pid, 'SIGKILL')) await groupGone(pid, GROUP_GONE_WAIT_MS);
   child.stdout?.destroy();
   child.stderr?.destroy();
   child.stdin?.destroy();
@@ -116,8 +130,13 @@ export function processStartTime(pid: number): string | undefined {
   }
 }
 
+/** Members of group `pgid` that are not zombies (exited, waiting to be reaped). */
+export function liveMembers(pgid: number): number[] {
+  return groupMembers(pgid, true);
+}
+
 /** Pids whose process group is `pgid` (Linux /proc scan; empty where /proc is absent). */
-export function groupMembers(pgid: number): number[] {
+export function groupMembers(pgid: number, liveOnly = false): number[] {
   let entries: string[];
   try {
     entries = readdirSync('/proc');
@@ -130,7 +149,8 @@ export function groupMembers(pgid: number): number[] {
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(rest[2]) === pgid) members.push(Number(entry)); // field 5: pgrp
+      // field 3: state ('Z' = zombie), field 5: pgrp
+      if (Number(rest[2]) === pgid && !(liveOnly && rest[0] === 'Z')) members.push(Number(entry));
     } catch {
       // the process exited while we looked
     }

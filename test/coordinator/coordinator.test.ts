@@ -1,24 +1,20 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Coordinator, type CoordinatorOptions, createCoordinator } from '../../src/index.ts';
+import { createCoordinator } from '../../src/index.ts';
 import { createBarrier } from '../helpers/barrier.ts';
+import { coordinatorsFor } from '../helpers/coordinators.ts';
 import { echoSpec, groupAlive, isAlive, STUBBORN, waitUntil } from '../helpers/processes.ts';
 import { runWorkers, STRESS_THREADS } from '../helpers/threads.ts';
 
 const LEASE_WORKER = new URL('../table/workers/lease-cycles.worker.ts', import.meta.url);
 
-const open: Coordinator[] = [];
-function coordinator(options: CoordinatorOptions = {}): Coordinator {
-  const c = createCoordinator({
-    stop: { stdinGraceMs: 200, termGraceMs: 200 },
-    restart: { initialDelayMs: 10, maxDelayMs: 100 },
-    ...options,
-  });
-  open.push(c);
-  return c;
-}
+const coordinators = coordinatorsFor({
+  stop: { stdinGraceMs: 200, termGraceMs: 200 },
+  restart: { initialDelayMs: 10, maxDelayMs: 100 },
+});
+const coordinator = coordinators.make;
 
 afterEach(async () => {
-  await Promise.all(open.splice(0).map((c) => c.close({ timeoutMs: 1_000 })));
+  await coordinators.closeAll();
 });
 
 describe('register, request, snapshot', () => {

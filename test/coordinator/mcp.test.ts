@@ -11,12 +11,8 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type ConnectionSpec,
-  type Coordinator,
-  type CoordinatorOptions,
-  createCoordinator,
-} from '../../src/index.ts';
+import type { ConnectionSpec } from '../../src/index.ts';
+import { coordinatorsFor } from '../helpers/coordinators.ts';
 import { isAlive, waitUntil } from '../helpers/processes.ts';
 
 const SERVER_PACKAGE = '@modelcontextprotocol/server-everything';
@@ -64,19 +60,14 @@ const longRunning = (seconds: number, steps = 5) => ({
   arguments: { duration: seconds, steps },
 });
 
-const open: Coordinator[] = [];
-function coordinator(options: CoordinatorOptions = {}): Coordinator {
-  const c = createCoordinator({
-    stop: { stdinGraceMs: 1_000, termGraceMs: 1_000 },
-    restart: { initialDelayMs: 50, maxDelayMs: 200 },
-    ...options,
-  });
-  open.push(c);
-  return c;
-}
+const coordinators = coordinatorsFor({
+  stop: { stdinGraceMs: 1_000, termGraceMs: 1_000 },
+  restart: { initialDelayMs: 50, maxDelayMs: 200 },
+});
+const coordinator = coordinators.make;
 
 afterEach(async () => {
-  await Promise.all(open.splice(0).map((c) => c.close({ timeoutMs: 1_000 })));
+  await coordinators.closeAll();
 });
 
 describe('a real MCP server (server-everything over stdio)', () => {

@@ -15,13 +15,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  type Coordinator,
-  type CoordinatorOptions,
-  createCoordinator,
-  type Lease,
-} from '../../src/index.ts';
+import type { Coordinator, Lease } from '../../src/index.ts';
 import { groupMembers, processStartTime } from '../../src/io/process-group.ts';
+import { coordinatorsFor } from '../helpers/coordinators.ts';
 import { echoSpec, fixture, groupAlive, isAlive, waitUntil } from '../helpers/processes.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -32,7 +28,6 @@ const TAG = 'ATOMVISOR_ORPHAN_TAG';
 
 let tag = '';
 let dir = '';
-const open: Coordinator[] = [];
 const children: ChildProcess[] = [];
 const hooks: { disable(): void }[] = [];
 
@@ -43,7 +38,7 @@ beforeEach(() => {
 
 afterEach(async () => {
   for (const hook of hooks.splice(0)) hook.disable();
-  await Promise.all(open.splice(0).map((c) => c.close({ timeoutMs: 1_000 })));
+  await coordinators.closeAll();
   // Whatever a failed test left behind: kill it by pid (never by group: a test-started host shares
   // the test runner's process group).
   for (const child of children.splice(0)) child.kill('SIGKILL');
@@ -57,15 +52,11 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function coordinator(options: CoordinatorOptions = {}): Coordinator {
-  const c = createCoordinator({
-    stop: { stdinGraceMs: 200, termGraceMs: 200 },
-    restart: { initialDelayMs: 10, maxDelayMs: 100 },
-    ...options,
-  });
-  open.push(c);
-  return c;
-}
+const coordinators = coordinatorsFor({
+  stop: { stdinGraceMs: 200, termGraceMs: 200 },
+  restart: { initialDelayMs: 10, maxDelayMs: 100 },
+});
+const coordinator = coordinators.make;
 
 /** The environment a test's servers get: just the tag (grandchildren inherit it). */
 const env = () => ({ [TAG]: tag });
