@@ -138,6 +138,22 @@ console.log(JSON.stringify({
 }));
 `;
 
+/** A user's race test file, plain JavaScript against 'atomvisor/race': two actors hit a counter. */
+const raceCounter = (hit: string) => `
+import { defineRaceTest } from 'atomvisor/race';
+const hit = (s) => { ${hit} };
+export default defineRaceTest({
+  name: 'hits/two-threads',
+  setup: () => ({ count: new Int32Array(new SharedArrayBuffer(4)) }),
+  actors: [hit, hit],
+  arbiter: (s) => Atomics.load(s.count, 0),
+  outcomes: [
+    { id: '2', expect: 'acceptable', desc: 'both hits counted' },
+    { id: '1', expect: 'forbidden', desc: 'a hit was lost' },
+  ],
+});
+`;
+
 let project = '';
 let packDir = '';
 
@@ -161,6 +177,11 @@ beforeAll(async () => {
   await writeFile(join(project, 'main.mjs'), MAIN);
   await writeFile(join(project, 'worker.mjs'), WORKER);
   await writeFile(join(project, 'coordinator.mjs'), COORDINATOR);
+  await writeFile(join(project, 'counter-fixed.mjs'), raceCounter('Atomics.add(s.count, 0, 1);'));
+  await writeFile(
+    join(project, 'counter-buggy.mjs'),
+    raceCounter('Atomics.store(s.count, 0, Atomics.load(s.count, 0) + 1);'),
+  );
   await mkdir(join(project, 'fixtures', 'lib'), { recursive: true });
   await copyFile(
     join(repo, 'test', 'fixtures', 'echo-server.mjs'),
@@ -225,6 +246,24 @@ describe('the installed package', () => {
       exits: 2,
       leftAlive: 0,
     });
+  });
+
+  it('runs a plain .js race test file with atomvisor race, no tsx: exit 0 when fixed, 1 when buggy', async () => {
+    const bin = join(project, 'node_modules', '.bin', 'atomvisor');
+    const race = (file: string) =>
+      run(
+        process.execPath,
+        [bin, 'race', file, '--mode', 'explore', '--seed', '7', '--time', '1'],
+        {
+          cwd: project,
+          timeout: 60_000,
+        },
+      ).then(
+        () => 0,
+        (error: { code?: number }) => error.code ?? -1,
+      );
+    expect(await race('counter-fixed.mjs')).toBe(0);
+    expect(await race('counter-buggy.mjs')).toBe(1);
   });
 
   it('ships the atomvisor command', async () => {
