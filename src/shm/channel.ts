@@ -40,7 +40,14 @@ import { parkAsync, parkSync } from './park.ts';
 import { MpscRing } from './ring-mpsc.ts';
 import { SpscRing } from './ring-spsc.ts';
 import { cpuPause, deadlineAfter, now, onMainThread } from './runtime.ts';
-import { checkHandle, checkInteger, checkSignal, checkTimeout, describe } from './validate.ts';
+import {
+  checkHandle,
+  checkHeader,
+  checkInteger,
+  checkSignal,
+  checkTimeout,
+  describe,
+} from './validate.ts';
 
 export type ChannelMode = 'spsc' | 'mpsc';
 export type SendResult = 'sent' | 'full' | 'closed';
@@ -130,25 +137,7 @@ export class SharedChannel {
   }
 
   private constructor(buffer: SharedArrayBuffer) {
-    if (buffer.byteLength < L.SLOTS * WORD_BYTES) {
-      throw new LayoutMismatchError(
-        'handle.buffer',
-        `${buffer.byteLength} bytes is too small for a channel header`,
-      );
-    }
-    const view = new Int32Array(buffer);
-    if (Atomics.load(view, L.MAGIC) !== L.MAGIC_VALUE) {
-      throw new LayoutMismatchError(
-        'handle.buffer',
-        'the buffer does not hold an atomvisor channel',
-      );
-    }
-    if (view[L.VERSION] !== LAYOUT_VERSION) {
-      throw new LayoutMismatchError(
-        'handle.buffer',
-        `the channel was laid out by layout version ${view[L.VERSION]}, this atomvisor reads ${LAYOUT_VERSION}`,
-      );
-    }
+    const view = checkHeader(buffer, L.MAGIC_VALUE, L.SLOTS, 'an atomvisor channel');
     const mode = view[L.MODE] as number;
     this.capacity = view[L.CAPACITY] as number;
     this.messageWords = view[L.MESSAGE_WORDS] as number;

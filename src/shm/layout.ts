@@ -15,6 +15,12 @@ export const WORD_BYTES = Int32Array.BYTES_PER_ELEMENT;
 export const CACHE_LINE_BYTES = 64;
 export const CACHE_LINE_WORDS = CACHE_LINE_BYTES / WORD_BYTES;
 
+/**
+ * Every buffer atomvisor lays out on its own (channel, slot table) starts with the same two words:
+ * a magic number naming what it is (stored last by its creator) and LAYOUT_VERSION.
+ */
+export const Header = { MAGIC: 0, VERSION: 1 } as const;
+
 /** Handle kinds: the `kind` field of a structured-cloneable handle. */
 export const HandleKind = {
   mutex: 'atomvisor.mutex',
@@ -67,8 +73,8 @@ export const Seqlock = {
  * SPSC slot: the message words. MPSC slot: a sequence word then the message words (Vyukov).
  */
 export const Channel = {
-  MAGIC: 0,
-  VERSION: 1,
+  MAGIC: Header.MAGIC,
+  VERSION: Header.VERSION,
   MODE: 2,
   CAPACITY: 3,
   MESSAGE_WORDS: 4,
@@ -119,8 +125,8 @@ export const Channel = {
  *                PROBE_SUCCESSES, LAST_PROBE_AT, LAST_PROBE_MS
  */
 export const Table = {
-  MAGIC: 0,
-  VERSION: 1,
+  MAGIC: Header.MAGIC,
+  VERSION: Header.VERSION,
   CAPACITY: 2,
   EPOCH_HI: 3,
   EPOCH_LO: 4,

@@ -3,7 +3,7 @@
  * naming the field and the reason (InvalidArgumentError / LayoutMismatchError).
  */
 import { InvalidArgumentError, LayoutMismatchError } from '../errors.ts';
-import { LAYOUT_VERSION } from './layout.ts';
+import { Header, LAYOUT_VERSION } from './layout.ts';
 
 export function checkSharedInt32View(view: unknown, field: string): Int32Array {
   if (!(view instanceof Int32Array)) {
@@ -93,6 +93,36 @@ export function checkHandle(handle: unknown, kind: string): Record<string, unkno
     );
   }
   return h;
+}
+
+/**
+ * A view over a buffer that should start with an atomvisor header: `headerWords` long at least,
+ * the `magic` in Header.MAGIC (published last by its creator, so read atomically) and LAYOUT_VERSION
+ * in Header.VERSION. Throws LayoutMismatchError naming `what` otherwise.
+ */
+export function checkHeader(
+  buffer: SharedArrayBuffer,
+  magic: number,
+  headerWords: number,
+  what: string,
+): Int32Array {
+  const view = new Int32Array(buffer);
+  if (view.length < headerWords) {
+    throw new LayoutMismatchError(
+      'handle.buffer',
+      `${buffer.byteLength} bytes is too small for ${what} header`,
+    );
+  }
+  if (Atomics.load(view, Header.MAGIC) !== magic) {
+    throw new LayoutMismatchError('handle.buffer', `the buffer does not hold ${what}`);
+  }
+  if (view[Header.VERSION] !== LAYOUT_VERSION) {
+    throw new LayoutMismatchError(
+      'handle.buffer',
+      `${what} laid out by layout version ${view[Header.VERSION]}; this atomvisor reads ${LAYOUT_VERSION}`,
+    );
+  }
+  return view;
 }
 
 export function describe(value: unknown): string {

@@ -23,17 +23,18 @@
  *
  * Time: `now()` is ms since the table's epoch as a wrapping Int32 (ages < 24 days are exact).
  */
-import {
-  InvalidArgumentError,
-  LayoutMismatchError,
-  NotLeaseHolderError,
-  TimeoutError,
-} from '../errors.ts';
+import { InvalidArgumentError, NotLeaseHolderError, TimeoutError } from '../errors.ts';
 import { Table as L, LAYOUT_VERSION, WORD_BYTES } from '../shm/layout.ts';
 import { parkAsync, parkSync } from '../shm/park.ts';
 import { deadlineAfter, now as monotonicNow } from '../shm/runtime.ts';
 import { Seqlock } from '../shm/seqlock.ts';
-import { checkHandle, checkInteger, checkSignal, checkTimeout } from '../shm/validate.ts';
+import {
+  checkHandle,
+  checkHeader,
+  checkInteger,
+  checkSignal,
+  checkTimeout,
+} from '../shm/validate.ts';
 import {
   decodeState,
   Flag,
@@ -128,19 +129,7 @@ export class SlotTable {
   }
 
   private constructor(buffer: SharedArrayBuffer) {
-    const view = new Int32Array(buffer);
-    if (view.length < L.HEADER_WORDS || Atomics.load(view, L.MAGIC) !== L.MAGIC_VALUE) {
-      throw new LayoutMismatchError(
-        'handle.buffer',
-        'the buffer does not hold an atomvisor slot table',
-      );
-    }
-    if (view[L.VERSION] !== LAYOUT_VERSION) {
-      throw new LayoutMismatchError(
-        'handle.buffer',
-        `the table was laid out by layout version ${view[L.VERSION]}, this atomvisor reads ${LAYOUT_VERSION}`,
-      );
-    }
+    const view = checkHeader(buffer, L.MAGIC_VALUE, L.HEADER_WORDS, 'an atomvisor slot table');
     this.capacity = view[L.CAPACITY] as number;
     this.epochMs = (view[L.EPOCH_HI] as number) * 2 ** 32 + ((view[L.EPOCH_LO] as number) >>> 0);
     this.#view = view;
@@ -261,6 +250,18 @@ export class SlotTable {
     const values: (number | undefined)[] = new Array(L.FIELD_COUNT);
     for (let i = 0; i < L.FIELD_COUNT; i++) values[i] = patch[FIELD_ORDER[i] as keyof SlotFields];
     this.#seqlock(slot).write(values);
+  }
+
+  /**
+   * `publish`, only while the slot still runs `generation`: false (nothing written) when the slot
+   * has moved on to another process. Meant for the coordinator's thread, which is also the only
+   * one that bumps generations (moves into `starting`), so no restart can land between the check
+   * and the write.
+   */
+  publishAt(slot: number, generation: number, patch: Partial<SlotFields>): boolean {
+    if (StateWord.get(this.word(slot), 'generation') !== generation) return false;
+    this.publish(slot, patch);
+    return true;
   }
 
   /** A consistent copy of the slot's fields. */
