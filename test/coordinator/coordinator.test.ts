@@ -332,6 +332,53 @@ describe('leases', () => {
   });
 });
 
+describe('retirement', () => {
+  it('retires a ready connection at max lifetime, and a leased one only when released', async () => {
+    const c = coordinator({
+      housekeeping: { intervalMs: 20, maxLifetimeMs: 400, lifetimeVariance: 0 },
+    });
+    await c.register('old', echoSpec(), { replicas: 2 });
+    const retired: { slot: number; reason: string }[] = [];
+    c.on('retire', (e) => retired.push(e));
+    const before = c.snapshot('old').replicas.map((r) => r.pid);
+    const lease = await c.acquire('old');
+    const leasedPid = lease.pid;
+    // The free replica is replaced at its lifetime; the leased one keeps serving its holder.
+    await waitUntil(
+      () =>
+        retired.length >= 1 &&
+        c.snapshot('old').replicas.some((r) => r.status === 'ready' && !before.includes(r.pid)),
+      'the free replica replaced',
+    );
+    expect(retired[0]).toMatchObject({ reason: 'max-lifetime' });
+    expect(await lease.request('pid')).toBe(leasedPid);
+    expect(isAlive(leasedPid)).toBe(true);
+    lease.release();
+    await waitUntil(() => !isAlive(leasedPid), 'the leased replica retired after its release');
+    await waitUntil(
+      () =>
+        c.snapshot('old').replicas.every((r) => r.status === 'ready' && !before.includes(r.pid)),
+      'both replaced',
+    );
+    expect(c.snapshot('old').replicas.every((r) => r.restarts === 0)).toBe(true); // planned, not crashes
+  });
+
+  it('stops an idle connection and starts it again on the next request', async () => {
+    const c = coordinator({ housekeeping: { intervalMs: 20, idleTimeoutMs: 200 } });
+    await c.register('sleepy', echoSpec());
+    const pid = c.snapshot('sleepy').replicas[0]?.pid as number;
+    await waitUntil(() => c.snapshot('sleepy').replicas[0]?.idle === true, 'stopped for idleness');
+    expect(c.snapshot('sleepy').status).toBe('exited');
+    expect(isAlive(pid)).toBe(false);
+    expect(await c.request('sleepy', 'echo', { awake: true })).toEqual({ awake: true });
+    expect(c.snapshot('sleepy').replicas[0]).toMatchObject({
+      status: 'ready',
+      idle: false,
+      generation: 2,
+    });
+  });
+});
+
 describe('bad input', () => {
   it('refuses invalid options with the field and the reason', () => {
     expect(() => createCoordinator({ capacity: 0 })).toThrowError(
