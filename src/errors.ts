@@ -214,3 +214,20 @@ export class ConnectionFailedError extends AtomvisorError {
     this.key = key;
   }
 }
+
+/** A health probe cannot run as configured (an exec command that does not exist, a module probe without that export, ...). */
+export class ProbeConfigError extends AtomvisorError {
+  readonly key: string;
+  readonly probe: string;
+  readonly field: string;
+
+  constructor(key: string, probe: string, reason: string) {
+    super(
+      'ERR_ATOMVISOR_PROBE_CONFIG',
+      `the ${probe} probe of ${JSON.stringify(key)} is misconfigured: ${reason}`,
+    );
+    this.key = key;
+    this.probe = probe;
+    this.field = `spec.${probe}`;
+  }
+}

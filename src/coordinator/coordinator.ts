@@ -29,6 +29,9 @@ import type { IoEvent } from '../io/io-host.ts';
 import { signalGroup } from '../io/process-group.ts';
 import { StateFile } from '../io/state-file.ts';
 import { readNumber, readObject } from '../options.ts';
+import { decodeProbeCounts, type ProbeCounts } from '../probes/counters.ts';
+import { ProbeScheduler, type ProbeStats, type RoundReport } from '../probes/scheduler.ts';
+import type { ProbeName } from '../probes/spec.ts';
 import { checkSignal, checkTimeout, describe } from '../shm/validate.ts';
 import { type SlotSnapshot, SlotTable } from '../table/slot-table.ts';
 import { Flag, STATUS_NAMES, type StatusName } from '../table/state.ts';
@@ -61,6 +64,8 @@ export interface ReplicaSnapshot extends SlotSnapshot {
   /** What the start handshake returned (e.g. MCP initialize's result, with capabilities). */
   handshake: unknown;
   idle: boolean;
+  /** Consecutive probe counts of the current process (decoded from probeFailures/probeSuccesses). */
+  probes: Record<ProbeName, ProbeCounts>;
 }
 
 export interface ConnectionSnapshot {
@@ -85,6 +90,8 @@ export interface CoordinatorStats {
   protocolErrors: number;
   /** Housekeeping passes and their cost on the main thread (µs). */
   housekeeping: { passes: number; lastPassUs: number; maxPassUs: number };
+  /** Health probes: counts, outcomes, latency, dropped stale results, and their main-thread cost. */
+  probes: ProbeStats;
 }
 
 interface Entry {
@@ -119,6 +126,7 @@ export class Coordinator extends EventEmitter {
   readonly #ctx: SupervisorContext;
   readonly #started: Promise<void>;
   readonly #housekeeping: NodeJS.Timeout;
+  readonly #probes: ProbeScheduler;
   readonly #holds: number[] = [];
   #nextCallId = 1;
   #closing: Promise<void> | undefined;
@@ -144,6 +152,23 @@ export class Coordinator extends EventEmitter {
       emit: (event, payload) => this.#emit(event, payload),
       changed: (supervisor) => this.#serve(supervisor.key),
     };
+    this.#probes = new ProbeScheduler({
+      table: this.#table,
+      pool: this.options.probes,
+      replicas: () => this.#bySlot.values(),
+      jsonrpc: (target, generation, method, params, timeoutMs) =>
+        this.#io.call(target.slot, (h) =>
+          h.request(target.slot, generation, method, params, {
+            timeoutMs,
+            totalTimeoutMs: timeoutMs,
+          }),
+        ),
+      kill: (target, generation) => {
+        this.#bySlot.get(target.slot)?.killUnhealthy(generation);
+      },
+      probe: (event) => this.#emit('probe', event),
+      unhealthy: (event) => this.#emit('unhealthy', event),
+    });
     const io = this.#io;
     const stateFile = this.#stateFile;
     this.#started = (async () => {
@@ -204,7 +229,10 @@ export class Coordinator extends EventEmitter {
       this.#bySlot.set(claimed.slot, supervisor);
     }
     this.#entries.set(key, entry);
-    await Promise.all(entry.replicas.map((s) => s.start()));
+    await Promise.all([
+      ...entry.replicas.map((s) => s.start()),
+      this.#probes.refresh().catch(() => {}),
+    ]);
     if (entry.removing || this.#closing) throw new ClosedError('the coordinator');
     const failed = entry.replicas.find((s) => s.status !== 'ready' && s.lastError !== undefined);
     if (failed !== undefined) {
@@ -293,13 +321,17 @@ export class Coordinator extends EventEmitter {
 
   snapshot(key: string): ConnectionSnapshot {
     const entry = this.#entry(key);
-    const replicas = entry.replicas.map((s, replica) => ({
-      ...this.#table.snapshot(s.slot),
-      key,
-      replica,
-      handshake: s.handshake,
-      idle: s.idle,
-    }));
+    const replicas = entry.replicas.map((s, replica): ReplicaSnapshot => {
+      const snap = this.#table.snapshot(s.slot);
+      return {
+        ...snap,
+        key,
+        replica,
+        handshake: s.handshake,
+        idle: s.idle,
+        probes: decodeProbeCounts(snap.probeFailures, snap.probeSuccesses),
+      };
+    });
     const status = STATUS_RANK.find((st) => replicas.some((r) => r.status === st)) ?? 'empty';
     return { key, status, replicas };
   }
@@ -350,7 +382,19 @@ export class Coordinator extends EventEmitter {
         lastPassUs: this.#counters.lastPassUs,
         maxPassUs: this.#counters.maxPassUs,
       },
+      probes: this.#probes.stats(),
     };
+  }
+
+  /**
+   * Run a health round now: every probe that may run (startup gating holds; probes in flight are
+   * not doubled) is dispatched at once, whatever its due time. Resolves when all of this round's
+   * results are applied, with what the round cost the coordinator's thread. Rounds also run on
+   * their own (a tick every shortest probe period / 4).
+   */
+  probeNow(): Promise<RoundReport> {
+    this.#checkOpen();
+    return this.#probes.probeNow();
   }
 
   /**
@@ -425,8 +469,10 @@ export class Coordinator extends EventEmitter {
     const drainMs = checkTimeout(options.timeoutMs, 'options.timeoutMs') ?? 10_000;
     this.#closing = (async () => {
       clearInterval(this.#housekeeping);
+      const probesClosed = this.#probes.close(); // no new rounds; the pool goes down meanwhile
       await this.#started.catch(() => {});
       await Promise.all([...this.#entries.values()].map((e) => this.#remove(e, drainMs)));
+      await probesClosed;
       await this.#io.close();
       await this.#stateFile?.discard();
     })();
@@ -637,7 +683,9 @@ export class Coordinator extends EventEmitter {
     for (const s of entry.replicas) {
       this.#bySlot.delete(s.slot);
       this.#leases.delete(s.slot);
+      this.#probes.forget(s.slot);
     }
+    if (!this.#closing) void this.#probes.refresh().catch(() => {});
     if (this.#entries.get(entry.key) === entry) this.#entries.delete(entry.key);
   }
 

@@ -1,3 +1,5 @@
+import type { ProbeEvent, UnhealthyEvent } from '../probes/scheduler.ts';
+
 /**
  * What the coordinator reports. Every event goes to the Coordinator's EventEmitter under its name
  * and to the `node:diagnostics_channel` channel `atomvisor:coordinator` as `{ event, ...payload }`.
@@ -41,6 +43,10 @@ export interface CoordinatorEvents {
   notification: { key: string; slot: number; method: string; params: unknown };
   /** A line the server wrote to stderr. */
   stderr: { key: string; slot: number; line: string };
+  /** One health probe result (docs/health.md); results for a replaced process are not reported. */
+  probe: ProbeEvent;
+  /** A liveness (or startup) probe failed failureThreshold times in a row: the process is killed and restarted. */
+  unhealthy: UnhealthyEvent;
   /** An IO worker died; its processes were killed and will be restarted. */
   'io-worker-exit': { index: number; slots: number[] };
 }

@@ -1,3 +1,12 @@
+export { decodeProbeCounts, type ProbeCounts } from '../probes/counters.ts';
+export type {
+  ProbeEvent,
+  ProbeStats,
+  RoundReport,
+  RoundSection,
+  UnhealthyEvent,
+} from '../probes/scheduler.ts';
+export type { ProbeKind, ProbeName, ProbeSpec, ProbeTiming } from '../probes/spec.ts';
 export type {
   AcquireOptions,
   ConnectionSnapshot,

@@ -63,6 +63,13 @@ export interface CoordinatorOptions {
     leaseTimeoutMs?: number;
   };
   env?: { allow?: string[]; inherit?: boolean };
+  /** The probe worker pool (piscina) for exec/tcp/http/module health probes; started on first use. */
+  probes?: {
+    /** Probe worker threads. Default min(2, available cores). */
+    threads?: number;
+    /** Probes one worker runs at once (they are I/O bound). Default 32. */
+    tasksPerThread?: number;
+  };
   /** A file where this coordinator records its process groups, so the next one can reap them. */
   stateFile?: string;
 }
@@ -95,6 +102,7 @@ export interface ResolvedOptions {
     leaseTimeoutMs: number;
   };
   env: { allow: string[]; inherit: boolean };
+  probes: { threads: number; tasksPerThread: number };
   stateFile: string | undefined;
 }
 
@@ -116,6 +124,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     'restart',
     'housekeeping',
     'env',
+    'probes',
     'stateFile',
   ]);
   const ms = (
@@ -142,6 +151,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     'leaseTimeoutMs',
   ]);
   const env = readObject(o.env, 'options.env', ['allow', 'inherit']);
+  const probes = readObject(o.probes, 'options.probes', ['threads', 'tasksPerThread']);
   const resolved: ResolvedOptions = {
     capacity: readNumber(o, 'capacity', 'options', {
       default: 256,
@@ -214,6 +224,20 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     env: {
       allow: readStringArray(env, 'allow', 'options.env', DEFAULT_ENV_ALLOW),
       inherit: readBoolean(env, 'inherit', 'options.env', false),
+    },
+    probes: {
+      threads: readNumber(probes, 'threads', 'options.probes', {
+        default: Math.max(1, Math.min(2, availableParallelism())),
+        min: 1,
+        max: 64,
+        integer: true,
+      }),
+      tasksPerThread: readNumber(probes, 'tasksPerThread', 'options.probes', {
+        default: 32,
+        min: 1,
+        max: 1024,
+        integer: true,
+      }),
     },
     stateFile: readString(o, 'stateFile', 'options', { nonEmpty: true }),
   };

@@ -3,6 +3,7 @@
  */
 import { InvalidArgumentError } from '../errors.ts';
 import { type Bag, readObject, readString, readStringArray, readStringRecord } from '../options.ts';
+import { type ProbeSpec, type ResolvedProbes, resolveProbes } from '../probes/spec.ts';
 import { describe } from '../shm/validate.ts';
 
 /** What the onStart hook gets: the new process, before anyone else may use it. */
@@ -30,6 +31,12 @@ export interface ConnectionSpec {
   };
   /** Or a hook run on every (re)start; its result is kept like initialize's. */
   onStart?: (connection: StartingConnection) => unknown;
+  /** Kubernetes-style health probes (docs/health.md). A failing liveness probe restarts the process. */
+  liveness?: ProbeSpec;
+  /** A failing readiness probe takes the replica out of service (no restart) until it passes. */
+  readiness?: ProbeSpec;
+  /** Until the startup probe passes, the replica is unready and the other probes do not run. */
+  startup?: ProbeSpec;
 }
 
 export interface ResolvedSpec {
@@ -43,6 +50,7 @@ export interface ResolvedSpec {
     | { method: string; params?: unknown; notification?: { method: string; params?: unknown } }
     | undefined;
   onStart: ((connection: StartingConnection) => unknown) | undefined;
+  probes: ResolvedProbes;
 }
 
 const SPEC_KEYS = [
@@ -54,6 +62,9 @@ const SPEC_KEYS = [
   'protocol',
   'initialize',
   'onStart',
+  'liveness',
+  'readiness',
+  'startup',
 ] as const;
 
 export function resolveSpec(input: unknown, field = 'spec'): ResolvedSpec {
@@ -97,6 +108,7 @@ export function resolveSpec(input: unknown, field = 'spec'): ResolvedSpec {
     protocol: 'jsonrpc-lines',
     initialize: resolveInitialize(spec, field),
     onStart: onStart as ResolvedSpec['onStart'],
+    probes: resolveProbes(spec, field),
   };
 }
 

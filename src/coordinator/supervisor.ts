@@ -13,7 +13,7 @@ import { TimeoutError } from '../errors.ts';
 import type { IoEvent } from '../io/io-host.ts';
 import type { StateFile } from '../io/state-file.ts';
 import type { SlotTable } from '../table/slot-table.ts';
-import type { StatusName } from '../table/state.ts';
+import { Flag, type StatusName } from '../table/state.ts';
 import type { CoordinatorEvents } from './events.ts';
 import type { IoPool } from './io-pool.ts';
 import type { ResolvedOptions } from './options.ts';
@@ -152,6 +152,26 @@ export class Supervisor {
     }
   }
 
+  /**
+   * A liveness (or startup) probe failed for the process of `generation`, which is ready or
+   * leased: take it out of service (unready), then stop it quickly (SIGTERM, SIGKILL after
+   * stop.termGraceMs). Its exit then takes the normal unexpected-exit path — exit event, backoff,
+   * breaker, restart — and fails its pending requests at once. Returns false for another process.
+   */
+  killUnhealthy(generation: number): boolean {
+    const { table, io, options } = this.#ctx;
+    if (generation !== this.generation || this.#removed) return false;
+    const status = this.status;
+    if (status !== 'ready' && status !== 'leased') return false;
+    if (!table.setFlags(this.slot, generation, Flag.unready)) return false;
+    void io
+      .call(this.slot, (h) =>
+        h.stop(this.slot, generation, { stdinGraceMs: 0, termGraceMs: options.stop.termGraceMs }),
+      )
+      .catch(() => {});
+    return true;
+  }
+
   /** Forget the restart history (a manual restart of a failed connection). */
   resetPolicy(): void {
     this.#policy.reset();
@@ -170,6 +190,17 @@ export class Supervisor {
     this.idle = false;
     const generation = table.state(this.slot).generation;
     this.generation = generation;
+    // A new process: its probe counts start from zero. With a readiness or startup probe, it
+    // serves only once they pass (Kubernetes).
+    table.publish(this.slot, {
+      probeFailures: 0,
+      probeSuccesses: 0,
+      lastProbeAt: 0,
+      lastProbeMs: 0,
+    });
+    const probes = this.spec.probes;
+    if (probes.readiness !== undefined || probes.startup !== undefined)
+      table.setFlags(this.slot, generation, Flag.unready);
     this.handshake = undefined;
     let spawned = false;
     try {
