@@ -8,7 +8,7 @@ import { InvalidArgumentError } from '../errors.ts';
 import type { FaultOptions, RaceMode, RaceTest } from './define.ts';
 import { RaceTestNotFoundError } from './errors.ts';
 import { fileUrlOf, loadTests } from './load.ts';
-import { type ExploreStrategy, RaceRunner, type TestReport } from './runner.ts';
+import { type ExploreStrategy, emptyTestReport, RaceRunner, type TestReport } from './runner.ts';
 import { builtinSuiteFiles } from './suites/index.ts';
 import { decodeTrace } from './trace.ts';
 
@@ -89,28 +89,20 @@ export async function runRace(options: RaceOptions = {}): Promise<RaceReport> {
         tests = await loadTests(url);
       } catch (error) {
         const e = error as Error & { code?: string };
-        report.tests.push({
-          test: '(file)',
-          file: url,
-          mode: modes[0]!,
-          status: 'error',
-          seed,
-          trials: 0,
-          durationMs: 0,
-          steps: 0,
-          fastForwarded: 0,
-          decisions: 0,
-          stepsPerSecond: 0,
-          trialsPerSecond: 0,
-          outcomes: [],
-          forbidden: 0,
-          interesting: 0,
-          error: {
-            name: e.name ?? 'Error',
-            ...(e.code ? { code: e.code } : {}),
-            message: e.message ?? String(error),
-          },
-        });
+        report.tests.push(
+          emptyTestReport({
+            test: '(file)',
+            file: url,
+            mode: modes[0]!,
+            status: 'error',
+            seed,
+            error: {
+              name: e.name ?? 'Error',
+              ...(e.code ? { code: e.code } : {}),
+              message: e.message ?? String(error),
+            },
+          }),
+        );
         options.onTestDone?.(report.tests.at(-1)!);
         continue;
       }

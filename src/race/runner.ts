@@ -103,6 +103,26 @@ export interface TestReport {
   error?: { name: string; code?: string; message: string };
 }
 
+/** A report with nothing counted yet: the identity fields, zero counters, no outcomes. */
+export function emptyTestReport(
+  fields: Pick<TestReport, 'test' | 'file' | 'mode' | 'status' | 'seed'> &
+    Partial<Pick<TestReport, 'strategy' | 'variant' | 'planted' | 'error'>>,
+): TestReport {
+  return {
+    ...fields,
+    trials: 0,
+    durationMs: 0,
+    steps: 0,
+    fastForwarded: 0,
+    decisions: 0,
+    stepsPerSecond: 0,
+    trialsPerSecond: 0,
+    outcomes: [],
+    forbidden: 0,
+    interesting: 0,
+  };
+}
+
 // -------------------------------------------------------------------------------------------------
 // Actor threads
 
@@ -281,7 +301,7 @@ export class RaceRunner {
     const mode = options.mode;
     const strategyName: StrategyName | undefined =
       mode === 'explore' ? (options.replay ? 'replay' : (options.strategy ?? 'pct')) : undefined;
-    const report: TestReport = {
+    const report: TestReport = emptyTestReport({
       test: test.name,
       file,
       mode,
@@ -290,17 +310,7 @@ export class RaceRunner {
       ...(test.planted ? { planted: test.planted } : {}),
       status: 'passed',
       seed: options.seed >>> 0,
-      trials: 0,
-      durationMs: 0,
-      steps: 0,
-      fastForwarded: 0,
-      decisions: 0,
-      stepsPerSecond: 0,
-      trialsPerSecond: 0,
-      outcomes: [],
-      forbidden: 0,
-      interesting: 0,
-    };
+    });
     try {
       await this.#run(file, test, options, report, strategyName);
     } catch (error) {
