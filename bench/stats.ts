@@ -35,3 +35,23 @@ export function formatRate(perSecond: number): string {
   if (perSecond >= 1e3) return `${(perSecond / 1e3).toFixed(1)} k/s`;
   return `${perSecond.toFixed(0)} /s`;
 }
+
+/** The q-quantile (0..1) of already sorted values, nearest rank; NaN when empty. */
+export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
+  const n = sorted.length;
+  if (n === 0) return Number.NaN;
+  const rank = Math.min(n - 1, Math.max(0, Math.ceil(q * n) - 1));
+  return sorted[rank] as number;
+}
+
+/** A measured figure in its unit, compact: "12.3 M/s", "48.1 ns", "1.20 ms", "3 count". */
+export function formatValue(value: number, unit: string): string {
+  if (!Number.isFinite(value)) return 'n/a';
+  if (unit === 'ns/op' || unit === 'ns') return formatNs(value);
+  if (unit === 'µs') return formatNs(value * 1e3);
+  if (unit === 'ms') return formatNs(value * 1e6);
+  if (unit.endsWith('/s')) return `${formatRate(value).replace(/ ?\/s$/, '')} ${unit}`;
+  if (unit === 'ratio' || unit === '×') return `${value.toFixed(2)}×`;
+  const digits = Math.abs(value) >= 100 || Number.isInteger(value) ? 0 : 2;
+  return `${value.toFixed(digits)} ${unit}`;
+}

@@ -13,6 +13,11 @@ export interface Profile {
   name: ProfileName;
   /** Thread counts for multi-thread cases (--threads overrides; default 1,2,4 quick, 1,2,4,8 full). */
   threads: readonly number[];
+  /**
+   * Duration multiplier for a case's windows and sample counts: 1 normally. Tests shrink it
+   * (hidden `--scale` flag) to check the plumbing in seconds; suites may ignore it.
+   */
+  scale?: number;
 }
 
 /** One measured figure: many samples of one configuration, summarised. */

@@ -9,8 +9,9 @@ import { parseArgs } from 'node:util';
 const USAGE = `usage: atomvisor <command> [options]
 
 commands:
-  bench     benchmark the shared-memory primitives (preview of the full suite)
+  bench     run the benchmark suites and write the reports (bench --help)
   race      run the race harness: stress and controlled-schedule exploration (race --help)
+  run       supervise the servers of a config file: live view, /metrics, probes (run --help)
   version   print the version
 
 options:
@@ -45,6 +46,16 @@ async function main(argv: string[]): Promise<number> {
     const race = await import('../race/cli.ts');
     return race.main(argv.slice(argv.indexOf('race') + 1));
   }
+  if (command === 'bench') {
+    // Before the generic --help too: `atomvisor bench --help` shows the bench options.
+    const bench = await import('../../bench/main.ts');
+    return bench.main(argv.slice(argv.indexOf('bench') + 1));
+  }
+  if (command === 'run') {
+    // Before the generic --help too: `atomvisor run --help` shows the run options.
+    const run = await import('../run/command.ts');
+    return run.main(argv.slice(argv.indexOf('run') + 1));
+  }
   if (values.help || command === undefined || command === 'help') {
     console.log(USAGE);
     return command === undefined && !values.help ? 2 : 0;
@@ -52,10 +63,6 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'version') {
     console.log(packageVersion());
     return 0;
-  }
-  if (command === 'bench') {
-    const bench = await import('../../bench/main.ts');
-    return bench.main(argv.slice(1));
   }
   console.error(`atomvisor: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
   return 2;

@@ -1,0 +1,24 @@
+/** Write a run's results.json, report.md and report.html into one folder. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RunResult } from '../runner.ts';
+import { htmlReport } from './html.ts';
+import { markdownReport } from './markdown.ts';
+
+export { comparisonTable, targetsTable } from './text.ts';
+
+/** JSON with non-finite numbers (NaN medians of cases that did not run) kept readable as null. */
+export function resultsJson(result: RunResult): string {
+  return `${JSON.stringify(result, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`;
+}
+
+export function writeReports(result: RunResult, dir: string): string[] {
+  mkdirSync(dir, { recursive: true });
+  const files = [
+    [join(dir, 'results.json'), resultsJson(result)],
+    [join(dir, 'report.md'), markdownReport(result)],
+    [join(dir, 'report.html'), htmlReport(result)],
+  ] as const;
+  for (const [file, text] of files) writeFileSync(file, text);
+  return files.map(([file]) => file);
+}

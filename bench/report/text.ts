@@ -1,0 +1,84 @@
+/**
+ * The comparison table and the targets table printed at the end of a run (plain text, fixed
+ * width). Rows: thread counts (or designs, when a group has only one thread count); columns:
+ * designs side by side with their ratio against the group's first design.
+ */
+import type { RunResult } from '../runner.ts';
+import { formatValue } from '../stats.ts';
+import { formatRatio, type Group, groupMeasurements, groupTitle } from './groups.ts';
+
+/** Fixed-width columns; the first `leftColumns` are left-aligned (text), the rest right (numbers). */
+function pad(rows: string[][], leftColumns = 1): string {
+  const widths: number[] = [];
+  for (const row of rows) {
+    row.forEach((c, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, c.length);
+    });
+  }
+  return rows
+    .map((row) =>
+      row
+        .map((c, i) => (i < leftColumns ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+export function groupRows(g: Group, withCi: boolean): string[][] {
+  const value = (design: string, t: number): string => {
+    const m = g.cell(design, t);
+    if (!m) return '—';
+    const ci = withCi
+      ? ` [${formatValue(m.ciLow, m.unit)} – ${formatValue(m.ciHigh, m.unit)}]`
+      : '';
+    return `${formatValue(m.median, m.unit)}${ci}`;
+  };
+  if (g.threads.length === 1) {
+    const t = g.threads[0] as number;
+    const rows = [['design', `T=${t}`, `vs ${g.baseline}`]];
+    for (const d of g.designs) {
+      rows.push([d, value(d, t), d === g.baseline ? '1×' : formatRatio(g.ratio(d, t))]);
+    }
+    return rows;
+  }
+  const rows = [['threads', ...g.designs]];
+  for (const t of g.threads) {
+    rows.push([
+      String(t),
+      ...g.designs.map((d) => {
+        const r = d === g.baseline ? '' : formatRatio(g.ratio(d, t));
+        return r ? `${value(d, t)} (${r})` : value(d, t);
+      }),
+    ]);
+  }
+  return rows;
+}
+
+export function comparisonTable(result: RunResult): string {
+  const parts: string[] = [];
+  for (const g of groupMeasurements(result.measurements)) {
+    parts.push(`${groupTitle(g)}\n${indent(pad(groupRows(g, false)))}`);
+  }
+  return parts.join('\n\n');
+}
+
+export function targetsTable(result: RunResult): string {
+  const rows = [['suite', 'target', 'measured', 'result']];
+  for (const t of result.targets) {
+    rows.push([t.suite, t.description, t.shown, verdict(t.met)]);
+  }
+  const notes = result.targets.filter((t) => t.note).map((t) => `  ${t.suite}/${t.id}: ${t.note}`);
+  return `${pad(rows, 2)}${notes.length ? `\n${notes.join('\n')}` : ''}`;
+}
+
+export function verdict(met: boolean | 'not run'): string {
+  return met === 'not run' ? 'not run' : met ? 'met' : 'MISSED';
+}
+
+function indent(text: string): string {
+  return text
+    .split('\n')
+    .map((l) => `  ${l}`)
+    .join('\n');
+}
