@@ -114,6 +114,8 @@ export interface ProbeStats {
   maxDispatchUs: number;
   /** The synchronous application of one result, µs. */
   maxApplyUs: number;
+  /** max(maxRoundUs, maxApplyUs): the longest piece of shared-state work (F1's "lock hold"). */
+  maxStateUs: number;
   /**
    * max of the three above: the longest the coordinator's thread spent in probe work at once
    * (since the coordinator started, first cold rounds included).
@@ -129,7 +131,12 @@ export interface RoundReport {
   decideUs: number;
   maxDispatchUs: number;
   maxApplyUs: number;
-  /** max(decideUs, maxDispatchUs, maxApplyUs). */
+  /**
+   * max(decideUs, maxApplyUs): the round's shared-state work (read the states, apply results with
+   * generation-checked CAS). This is what F1's "lock hold" was; no lock exists here.
+   */
+  maxStateUs: number;
+  /** max(decideUs, maxDispatchUs, maxApplyUs): every synchronous section, hand-offs included. */
   maxCriticalUs: number;
   /** Every synchronous section of this round (to line them up with GC pauses, say). */
   sections: RoundSection[];
@@ -264,6 +271,7 @@ export class ProbeScheduler {
       decideUs,
       maxDispatchUs: round.maxDispatchUs,
       maxApplyUs: round.maxApplyUs,
+      maxStateUs: Math.max(decideUs, round.maxApplyUs),
       maxCriticalUs: Math.max(decideUs, round.maxDispatchUs, round.maxApplyUs),
       sections: round.sections,
     };
@@ -298,6 +306,7 @@ export class ProbeScheduler {
       maxRoundUs: s.maxRoundUs,
       maxDispatchUs: s.maxDispatchUs,
       maxApplyUs: s.maxApplyUs,
+      maxStateUs: Math.max(s.maxRoundUs, s.maxApplyUs),
       maxCriticalUs: Math.max(s.maxRoundUs, s.maxDispatchUs, s.maxApplyUs),
     };
   }

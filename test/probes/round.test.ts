@@ -52,9 +52,12 @@ describe('F1: a health round over hanging probes', () => {
       let cycles = 0;
       let statsCalls = 0;
       let cyclesDoneAt = 0;
+      const acquireMs: number[] = [];
       const work = (async () => {
         for (let i = 0; i < 1_000; i++) {
+          const t0 = performance.now();
           const lease = await c.acquire(keys[i % N] as string, { timeoutMs: 1_000 });
+          acquireMs.push(performance.now() - t0);
           lease.release();
           cycles++;
           if (i % 10 === 0) {
@@ -78,14 +81,16 @@ describe('F1: a health round over hanging probes', () => {
           .sort((x, y) => x - y);
         return us[Math.floor(us.length / 2)] ?? 0;
       };
+      acquireMs.sort((x, y) => x - y);
+      const acquireP99 = acquireMs[Math.floor(0.99 * acquireMs.length)] as number;
       const medianSliceUs = median('dispatch');
       const medianApplyUs = median('apply');
       console.log(
         `F1 round ${r + 1}: ${report.dispatched} probes hanging to T=${T} ms, wall ${wallMs.toFixed(0)} ms ` +
-          `(${(wallMs / T).toFixed(2)}·T); max synchronous section ${report.maxCriticalUs} µs ` +
+          `(${(wallMs / T).toFixed(2)}·T); max state work ${report.maxStateUs} µs, max synchronous section ${report.maxCriticalUs} µs ` +
           `(decide ${report.decideUs} µs, dispatch slice ${report.maxDispatchUs} µs, apply ${report.maxApplyUs} µs), ` +
           `${report.sections.length} sections, medians: dispatch slice ${medianSliceUs} µs, apply ${medianApplyUs} µs; ` +
-          `1000 acquire/release + 100 stats() in ${cyclesMs.toFixed(0)} ms; ` +
+          `1000 acquire/release + 100 stats() in ${cyclesMs.toFixed(0)} ms, acquire p99 ${acquireP99.toFixed(3)} ms; ` +
           `event-loop delay p99 ${p99.toFixed(2)} ms, max ${(loop.max / 1e6).toFixed(2)} ms`,
       );
       expect(report.dispatched).toBe(N);
@@ -98,12 +103,17 @@ describe('F1: a health round over hanging probes', () => {
       expect(statsCalls).toBe(100);
       // The acquire/release cycles were not held up by the round.
       expect(cyclesMs).toBeLessThan(2 * T);
-      // The round's decision (read every state lock-free, pick the due probes) ≤ 1 ms.
+      // No acquire waited for the round (one round-trip through the event loop is ~0.01–1 ms).
+      expect(acquireP99).toBeLessThan(T / 4);
+      // F1's "lock hold": the round's shared-state work — the decision (read every state
+      // lock-free, pick the due probes) and each result's application (generation check,
+      // counts, CAS) — ≤ 1 ms at max (seen: 25–150 µs).
       expect(report.decideUs).toBeLessThanOrEqual(1_000);
-      // A dispatch slice (one piscina hand-off: a postMessage that wakes a worker) and a result's
-      // application (generation check, counts, CAS) take 0.05–0.3 ms on a quiet machine; on this
-      // shared 2-core VM, with other suites running, single sections were seen at 1–4 ms (the
-      // thread loses its core). So: the typical (median) section ≤ 1 ms, every one ≤ 10 ms.
+      expect(report.maxApplyUs).toBeLessThanOrEqual(1_000);
+      expect(report.maxStateUs).toBeLessThanOrEqual(1_000);
+      // A dispatch slice holds no state: it is one piscina hand-off (a postMessage that wakes a
+      // worker), the I/O step. ~0.1 ms typically; on this shared 2-core VM single slices were seen
+      // at 1–4 ms (the sender loses its core to the thread it woke). Median ≤ 1 ms, each ≤ 10 ms.
       expect(medianSliceUs).toBeLessThanOrEqual(1_000);
       expect(medianApplyUs).toBeLessThanOrEqual(1_000);
       expect(report.maxCriticalUs).toBeLessThanOrEqual(10_000);
@@ -111,7 +121,7 @@ describe('F1: a health round over hanging probes', () => {
     }
     const stats = c.stats().probes;
     console.log(
-      `F1 since start (cold rounds included): max critical section ${stats.maxCriticalUs} µs`,
+      `F1 since start (cold rounds included): max state work ${stats.maxStateUs} µs, max section ${stats.maxCriticalUs} µs`,
     );
     expect(stats).toMatchObject({ dropped: 0, inFlight: 0, kills: 0 });
     for (const key of keys) expect(c.snapshot(key).replicas[0]?.generation).toBe(1);
