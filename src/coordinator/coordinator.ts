@@ -35,6 +35,14 @@ import type { ProbeName } from '../probes/spec.ts';
 import { checkSignal, checkTimeout, describe } from '../shm/validate.ts';
 import { type SlotSnapshot, SlotTable } from '../table/slot-table.ts';
 import { Flag, STATUS_NAMES, type StatusName } from '../table/state.ts';
+import {
+  EVENT_CHANNEL,
+  errorCode,
+  type LeaseMessage,
+  leaseChannel,
+  type RequestMessage,
+  requestChannel,
+} from './diagnostics.ts';
 import type { CoordinatorEvents } from './events.ts';
 import { IoPool } from './io-pool.ts';
 import { Lease, type LeaseBackend } from './lease.ts';
@@ -273,6 +281,7 @@ export class Coordinator extends EventEmitter {
     this.#checkOpen();
     const entry = this.#entry(key);
     this.#checkRequest(method, options);
+    const waitStart = performance.now();
     const supervisor = await this.#waitFor(
       entry,
       () => this.#readyReplica(entry),
@@ -280,7 +289,15 @@ export class Coordinator extends EventEmitter {
       options.signal,
       `waiting for a connection of ${JSON.stringify(key)}`,
     );
-    return this.#send(supervisor, supervisor.generation, method, params, options) as Promise<T>;
+    const waitMs = performance.now() - waitStart;
+    return this.#send(
+      supervisor,
+      supervisor.generation,
+      method,
+      params,
+      options,
+      waitMs,
+    ) as Promise<T>;
   }
 
   /** Exclusive use of one connection of `key` until the lease is released. */
@@ -294,13 +311,36 @@ export class Coordinator extends EventEmitter {
       this.options.housekeeping.leakDetectionMs > 0
         ? new Error('lease acquired here').stack
         : undefined;
-    return this.#waitFor(
-      entry,
-      () => this.#tryLease(entry, stack),
-      timeout,
-      options.signal,
-      `acquire(${JSON.stringify(key)})`,
-    );
+    const waitStart = performance.now();
+    try {
+      const lease = await this.#waitFor(
+        entry,
+        () => this.#tryLease(entry, stack),
+        timeout,
+        options.signal,
+        `acquire(${JSON.stringify(key)})`,
+      );
+      if (leaseChannel.hasSubscribers) {
+        leaseChannel.publish({
+          action: 'acquire',
+          key,
+          slot: lease.slot,
+          leaseId: lease.leaseId,
+          waitMs: performance.now() - waitStart,
+        } satisfies LeaseMessage);
+      }
+      return lease;
+    } catch (error) {
+      if (leaseChannel.hasSubscribers) {
+        leaseChannel.publish({
+          action: 'acquire-failed',
+          key,
+          waitMs: performance.now() - waitStart,
+          error: errorCode(error),
+        } satisfies LeaseMessage);
+      }
+      throw error;
+    }
   }
 
   /** Run `fn` with an exclusive lease on a connection of `key`; release when it settles. */
@@ -500,7 +540,17 @@ export class Coordinator extends EventEmitter {
   #release(lease: Lease): void {
     const supervisor = this.#bySlot.get(lease.slot);
     if (this.#leases.get(lease.slot) === lease) this.#leases.delete(lease.slot);
-    this.#holds.push(performance.now() - lease.acquiredAt);
+    const holdMs = performance.now() - lease.acquiredAt;
+    this.#holds.push(holdMs);
+    if (leaseChannel.hasSubscribers) {
+      leaseChannel.publish({
+        action: 'release',
+        key: lease.key,
+        slot: lease.slot,
+        leaseId: lease.leaseId,
+        holdMs,
+      } satisfies LeaseMessage);
+    }
     if (this.#holds.length > 1024) this.#holds.shift();
     let outcome: 'ready' | 'draining' | 'evicted';
     try {
@@ -636,10 +686,14 @@ export class Coordinator extends EventEmitter {
     method: string,
     params: unknown,
     options: RequestOptions,
+    /** How long request() waited for this replica; undefined for a request through a lease. */
+    waitMs?: number,
   ): Promise<unknown> {
     const callId = this.#nextCallId++;
     const signal = options.signal;
     if (signal?.aborted) throw signal.reason;
+    const sentAt = performance.now();
+    let failure: unknown;
     this.#counters.requests++;
     this.#table.addInFlight(s.slot, 1);
     if (options.onProgress) this.#progress.set(callId, options.onProgress);
@@ -666,8 +720,22 @@ export class Coordinator extends EventEmitter {
       return await Promise.race([call, aborted]);
     } catch (error) {
       this.#counters.failed++;
+      failure = error ?? new Error('request failed');
       throw error;
     } finally {
+      if (requestChannel.hasSubscribers) {
+        requestChannel.publish({
+          key: s.key,
+          slot: s.slot,
+          generation,
+          method,
+          waitMs: waitMs ?? 0,
+          durationMs: performance.now() - sentAt,
+          ok: failure === undefined,
+          ...(failure === undefined ? {} : { error: errorCode(failure) }),
+          leased: waitMs === undefined,
+        } satisfies RequestMessage);
+      }
       if (onAbort) signal?.removeEventListener('abort', onAbort);
       this.#progress.delete(callId);
       this.#table.addInFlight(s.slot, -1);
@@ -759,6 +827,8 @@ export class Coordinator extends EventEmitter {
 
   #emit<E extends keyof CoordinatorEvents>(event: E, payload: CoordinatorEvents[E]): void {
     if (events.hasSubscribers) events.publish({ event, ...payload });
+    const named = EVENT_CHANNEL[event];
+    if (named?.hasSubscribers) named.publish({ event, ...payload });
     if (this.listenerCount(event) > 0) this.emit(event, payload);
   }
 

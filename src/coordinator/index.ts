@@ -15,6 +15,12 @@ export type {
   RequestOptions,
 } from './coordinator.ts';
 export { Coordinator, createCoordinator } from './coordinator.ts';
+export {
+  CHANNEL_NAMES,
+  type EventMessage,
+  type LeaseMessage,
+  type RequestMessage,
+} from './diagnostics.ts';
 export type { CoordinatorEventName, CoordinatorEvents } from './events.ts';
 export { Lease } from './lease.ts';
 export { type CoordinatorOptions, DEFAULT_ENV_ALLOW } from './options.ts';
