@@ -231,3 +231,18 @@ export class ProbeConfigError extends AtomvisorError {
     this.field = `spec.${probe}`;
   }
 }
+
+/** An `atomvisor run` config file that cannot be used: every problem with its path in the file. */
+export class ConfigError extends AtomvisorError {
+  readonly file: string;
+  readonly problems: readonly { path: string; reason: string }[];
+
+  constructor(file: string, problems: readonly { path: string; reason: string }[]) {
+    super(
+      'ERR_ATOMVISOR_CONFIG',
+      problems.map((p) => `${file}: ${p.path === '' ? '' : `${p.path}: `}${p.reason}`).join('\n'),
+    );
+    this.file = file;
+    this.problems = problems;
+  }
+}
