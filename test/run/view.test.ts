@@ -1,0 +1,88 @@
+/**
+ * The live view in a real terminal: `atomvisor run` under a pseudo-terminal (util-linux `script`
+ * gives the command a real pty) draws its table on the alternate screen, redraws it as the
+ * servers come up, and a Ctrl-C typed into the terminal (the pty turns it into SIGINT) restores
+ * the screen and closes gracefully. Without a TTY it prints log lines instead (signals.test.ts).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { isAlive, waitUntil } from '../helpers/processes.ts';
+import { EXAMPLE_CONFIG, killAll, start } from './helpers.ts';
+
+afterEach(killAll);
+
+const ESC = '\u001b';
+const strip = (text: string) =>
+  text.replace(new RegExp(`${ESC}\\[[0-9;?]*[A-Za-z]`, 'g'), '').replace(/\r/g, '');
+
+/** The frames drawn so far (each starts with cursor-home), escape sequences removed. */
+function frames(out: string): string[] {
+  return out
+    .split(`${ESC}[H`)
+    .slice(1)
+    .map((frame) => strip(frame));
+}
+
+const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+describe('live view', () => {
+  it('renders a refreshing table in a real terminal and leaves it cleanly on Ctrl-C', async () => {
+    const command = [
+      process.execPath,
+      '--import',
+      'tsx',
+      'src/cli/main.ts',
+      'run',
+      EXAMPLE_CONFIG,
+      '--http-port',
+      '0',
+    ]
+      .map(quote)
+      .join(' ');
+    const tablePids = (out: string) => {
+      const last = frames(out).at(-2) ?? '';
+      return [...last.matchAll(/^(?:text#\d|warming|kv)\s+\S+\s+(\d+)\s/gm)].map((m) =>
+        Number(m[1]),
+      );
+    };
+    const run = start(['script', '-qfec', command, '/dev/null'], {
+      env: { ...process.env, TERM: 'xterm-256color' },
+      pids: (h) => tablePids(h.stdout()),
+    });
+
+    // Wait for a complete frame where every replica is ready and the warming server's startup
+    // and readiness probes have passed.
+    const frame = await run.waitFor((out) => {
+      const all = frames(out);
+      const done = all.slice(0, -1).reverse(); // the last one may still be arriving
+      return done.find(
+        (f) =>
+          /^warming\s+ready\s+\d+\s+\S+\s+0\s+S✓ R✓/m.test(f) &&
+          (f.match(/^(?:text#[01]|kv)\s+ready\s+\d+/gm) ?? []).length === 3,
+      );
+    }, 'a frame with every replica ready');
+
+    expect(run.stdout()).toContain(`${ESC}[?1049h`); // the alternate screen
+    expect(frame).toMatch(
+      /^atomvisor run .*three-servers\.config\.json .* ready .* http:\/\/127\.0\.0\.1:\d+/m,
+    );
+    expect(frame).toMatch(
+      /^NAME\s+STATUS\s+PID\s+UPTIME\s+RESTARTS\s+PROBES\s+LEASE\/IN-FLIGHT\s+LAST ERROR/m,
+    );
+    expect(frame).toMatch(/^text#0\s+ready\s+\d+\s+\d+s\s+0\s+L✓\s+- \/ 0/m);
+    expect(frame).toMatch(/^recent events:/m);
+    // Earlier frames showed the warming server out of service while its startup probe failed.
+    expect(frames(run.stdout()).some((f) => /^warming\s+ready\(unready\)/m.test(f))).toBe(true);
+    // It refreshes: several frames were drawn.
+    expect(frames(run.stdout()).length).toBeGreaterThan(2);
+
+    const pids = tablePids(run.stdout());
+    expect(pids).toHaveLength(4);
+    run.child.stdin?.write('\u0003'); // Ctrl-C, typed into the terminal
+    const exit = await run.exited;
+    expect(exit).toEqual({ code: 0, signal: null });
+    const after = run.stdout().slice(run.stdout().lastIndexOf(`${ESC}[?1049l`));
+    expect(after).toMatch(/shutdown reason=SIGINT/);
+    expect(after).toMatch(/closed ms=\d+/);
+    await waitUntil(() => pids.every((pid) => !isAlive(pid)), 'no server process is left', 5_000);
+  }, 60_000);
+});
