@@ -61,6 +61,7 @@ export function groupTitle(g: Group): string {
 
 export function formatRatio(r: number): string {
   if (!Number.isFinite(r)) return '';
+  if (r < 0.1) return `1/${(1 / r).toFixed(r < 0.01 ? 0 : 1)}`;
   return r >= 100 ? `${r.toFixed(0)}×` : r >= 10 ? `${r.toFixed(1)}×` : `${r.toFixed(2)}×`;
 }
 
