@@ -45,8 +45,8 @@ export type LeaseMessage =
 
 /** `{ event, ...payload }` of a coordinator event, as on `atomvisor:coordinator`. */
 export type EventMessage<E extends CoordinatorEventName = CoordinatorEventName> = {
-  event: E;
-} & CoordinatorEvents[E];
+  [K in E]: { event: K } & CoordinatorEvents[K];
+}[E];
 
 export const requestChannel = channel(CHANNEL_NAMES.request);
 export const leaseChannel = channel(CHANNEL_NAMES.lease);

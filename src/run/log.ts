@@ -60,7 +60,7 @@ function errorText(error: unknown): string {
  * outcome changes (first result, pass → fail, fail → pass), not on every period.
  */
 export function forwardEvents(coordinator: Coordinator, reporter: Reporter): () => void {
-  const lastProbe = new Map<string, boolean>();
+  const lastProbe = new Map<string, { generation: number; ok: boolean }>();
   const listeners: { [E in keyof CoordinatorEvents]?: (e: CoordinatorEvents[E]) => void } = {
     spawn: (e) => reporter.event('spawn', e),
     ready: (e) => reporter.event('ready', { ...e, handshake: undefined }),
@@ -77,9 +77,11 @@ export function forwardEvents(coordinator: Coordinator, reporter: Reporter): () 
     unhealthy: (e) => reporter.event('unhealthy', e),
     'io-worker-exit': (e) => reporter.event('io-worker-exit', e),
     probe: (e) => {
-      const id = `${e.slot}:${e.generation}:${e.probe}`;
-      if (lastProbe.get(id) === e.ok) return;
-      lastProbe.set(id, e.ok);
+      // Per slot and probe; a new generation (a new process) starts over.
+      const id = `${e.slot}:${e.probe}`;
+      const last = lastProbe.get(id);
+      if (last?.generation === e.generation && last.ok === e.ok) return;
+      lastProbe.set(id, { generation: e.generation, ok: e.ok });
       reporter.event('probe', {
         key: e.key,
         slot: e.slot,

@@ -1,0 +1,153 @@
+/**
+ * The diagnostics channels and the metrics they feed, in process with a real coordinator and real
+ * echo servers: each request, lease and probe is published once on its named channel with its
+ * timings, the Prometheus registry counts them, and the strict parser used by the end-to-end
+ * tests really rejects broken expositions.
+ */
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  CHANNEL_NAMES,
+  type EventMessage,
+  type LeaseMessage,
+  type RequestMessage,
+} from '../../src/index.ts';
+import { createMetrics } from '../../src/run/metrics.ts';
+import { RunStatus } from '../../src/run/status.ts';
+import { coordinatorsFor } from '../helpers/coordinators.ts';
+import { echoSpec } from '../helpers/processes.ts';
+import { parsePrometheus, sampleValue } from './helpers.ts';
+
+const coordinators = coordinatorsFor({
+  ioWorkers: 1,
+  stop: { stdinGraceMs: 500, termGraceMs: 500 },
+});
+const subscriptions: [string, (message: unknown) => void][] = [];
+afterEach(async () => {
+  for (const [name, fn] of subscriptions.splice(0)) unsubscribe(name, fn);
+  await coordinators.closeAll();
+});
+
+function record<T>(name: string): T[] {
+  const seen: T[] = [];
+  const fn = (message: unknown) => seen.push(message as T);
+  subscribe(name, fn);
+  subscriptions.push([name, fn]);
+  return seen;
+}
+
+describe('diagnostics channels', () => {
+  it('publish requests, leases (wait and hold), probes and process lifecycle', async () => {
+    const requests = record<RequestMessage>(CHANNEL_NAMES.request);
+    const leases = record<LeaseMessage>(CHANNEL_NAMES.lease);
+    const probes = record<EventMessage>(CHANNEL_NAMES.probe);
+    const lifecycle = record<EventMessage>(CHANNEL_NAMES.process);
+    const c = coordinators.make();
+    await c.register(
+      'echo',
+      echoSpec({ liveness: { kind: 'jsonrpc', method: 'ping', periodMs: 60_000 } }),
+    );
+    await c.request('echo', 'echo', { a: 1 });
+    await expect(c.request('echo', 'fail', { code: 7, message: 'no' })).rejects.toThrow();
+    await c.withConnection('echo', (lease) => lease.request('sleep', { ms: 30 }));
+    await c.probeNow();
+
+    expect(requests.map((r) => [r.method, r.ok, r.leased, r.error])).toEqual([
+      ['echo', true, false, undefined],
+      ['fail', false, false, 'ERR_ATOMVISOR_JSONRPC'],
+      ['sleep', true, true, undefined],
+    ]);
+    for (const r of requests) {
+      expect(r.key).toBe('echo');
+      expect(r.durationMs).toBeGreaterThanOrEqual(0);
+      expect(r.waitMs).toBeGreaterThanOrEqual(0);
+    }
+    expect((requests[2] as RequestMessage).durationMs).toBeGreaterThanOrEqual(25);
+    expect(leases.map((l) => l.action)).toEqual(['acquire', 'release']);
+    const release = leases[1] as Extract<LeaseMessage, { action: 'release' }>;
+    expect(release.holdMs).toBeGreaterThanOrEqual(25); // the lease was held across the sleep
+    expect(leases[0]).toMatchObject({ key: 'echo', leaseId: release.leaseId });
+    expect(probes.some((p) => p.event === 'probe' && p.key === 'echo')).toBe(true);
+    expect(lifecycle.map((e) => e.event)).toEqual(['spawn', 'ready']);
+    await c.close({ timeoutMs: 1_000 });
+    expect(lifecycle.map((e) => e.event)).toEqual(['spawn', 'ready', 'exit']);
+  });
+
+  it('publishes an acquire that times out, with its wait', async () => {
+    const leases = record<LeaseMessage>(CHANNEL_NAMES.lease);
+    const c = coordinators.make();
+    await c.register('echo', echoSpec());
+    const held = await c.acquire('echo');
+    await expect(c.acquire('echo', { timeoutMs: 50 })).rejects.toThrow(/timed out/);
+    held.release();
+    const failed = leases.find((l) => l.action === 'acquire-failed');
+    expect(failed).toMatchObject({ key: 'echo', error: 'ERR_ATOMVISOR_TIMEOUT' });
+    expect((failed as { waitMs: number }).waitMs).toBeGreaterThanOrEqual(40);
+  });
+});
+
+describe('metrics', () => {
+  it('count requests, leases and probes, and read gauges from the snapshots', async () => {
+    const c = coordinators.make();
+    const servers = [{ name: 'echo', spec: echoSpec(), replicas: 2 }];
+    const status = new RunStatus(c, servers);
+    const metrics = createMetrics(c, status, { defaultMetrics: false });
+    try {
+      await c.register('echo', echoSpec(), { replicas: 2 });
+      for (let i = 0; i < 5; i++) await c.request('echo', 'echo', { i });
+      await expect(c.request('echo', 'nope')).rejects.toThrow();
+      const lease = await c.acquire('echo');
+      const text = await metrics.scrape();
+      const f = parsePrometheus(text);
+      expect(sampleValue(f, 'atomvisor_requests_total', { key: 'echo', outcome: 'ok' })).toBe(5);
+      expect(
+        sampleValue(f, 'atomvisor_requests_total', {
+          key: 'echo',
+          outcome: 'ERR_ATOMVISOR_JSONRPC',
+        }),
+      ).toBe(1);
+      expect(sampleValue(f, 'atomvisor_request_duration_seconds_count', { key: 'echo' })).toBe(6);
+      expect(sampleValue(f, 'atomvisor_request_wait_seconds_count', { key: 'echo' })).toBe(6);
+      expect(
+        sampleValue(f, 'atomvisor_lease_wait_seconds_count', { key: 'echo', outcome: 'acquired' }),
+      ).toBe(1);
+      expect(sampleValue(f, 'atomvisor_leases', { key: 'echo' })).toBe(1);
+      expect(sampleValue(f, 'atomvisor_replicas', { key: 'echo', status: 'leased' })).toBe(1);
+      expect(sampleValue(f, 'atomvisor_replicas', { key: 'echo', status: 'ready' })).toBe(1);
+      expect(sampleValue(f, 'atomvisor_ready_replicas', { key: 'echo' })).toBe(2);
+      lease.release();
+      const after = parsePrometheus(await metrics.scrape());
+      expect(sampleValue(after, 'atomvisor_lease_hold_seconds_count', { key: 'echo' })).toBe(1);
+      expect(sampleValue(after, 'atomvisor_leases', { key: 'echo' })).toBe(0);
+      expect(sampleValue(after, 'atomvisor_process_starts_total', { key: 'echo' })).toBe(2);
+    } finally {
+      metrics.close();
+    }
+  });
+});
+
+describe('the strict Prometheus parser', () => {
+  const ok = '# HELP a_total x\n# TYPE a_total counter\na_total{k="v"} 1\n';
+  const hist = (lines: string) => `# TYPE h histogram\n${lines}`;
+  it('accepts a valid exposition', () => {
+    expect(sampleValue(parsePrometheus(ok), 'a_total', { k: 'v' })).toBe(1);
+    parsePrometheus(hist('h_bucket{le="0.1"} 1\nh_bucket{le="+Inf"} 2\nh_sum 0.3\nh_count 2\n'));
+  });
+  it.each([
+    ['a sample without # TYPE', 'b 1\n'],
+    ['a value that is not a number', '# TYPE a gauge\na one\n'],
+    ['an unquoted label', '# TYPE a gauge\na{k=v} 1\n'],
+    ['a series twice', '# TYPE a gauge\na 1\na 2\n'],
+    ['no trailing newline', '# TYPE a gauge\na 1'],
+    ['a bucket without le', hist('h_bucket 1\nh_sum 1\nh_count 1\n')],
+    ['no +Inf bucket', hist('h_bucket{le="1"} 1\nh_sum 1\nh_count 1\n')],
+    ['+Inf ≠ count', hist('h_bucket{le="+Inf"} 1\nh_sum 1\nh_count 2\n')],
+    ['no _sum', hist('h_bucket{le="+Inf"} 1\nh_count 1\n')],
+    [
+      'non-cumulative buckets',
+      hist('h_bucket{le="1"} 3\nh_bucket{le="+Inf"} 2\nh_sum 1\nh_count 2\n'),
+    ],
+  ])('rejects %s', (_, text) => {
+    expect(() => parsePrometheus(text)).toThrow();
+  });
+});
