@@ -5,7 +5,8 @@
  * the run goes on; a suite whose file does not exist yet is recorded as not available.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ChildResult } from './child.ts';
 import { collectEnvironment, type Environment, finishEnvironment } from './env.ts';
 import { type ProgressSink, silentProgress } from './progress.ts';
@@ -62,7 +63,9 @@ const STDERR_KEEP = 4_000;
 /** Node arguments that start bench/child in a fresh process, from source (tsx) or built. */
 function childArgs(): string[] {
   if (!CHILD.endsWith('.ts')) return [CHILD];
-  return ['--import', import.meta.resolve('tsx'), CHILD];
+  // Resolved from this file, so it works whatever the working directory (and under vitest).
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+  return ['--import', tsx, CHILD];
 }
 
 let running: ChildProcess | undefined;
