@@ -86,10 +86,6 @@ export class RunStatus {
     return this.#shuttingDown;
   }
 
-  get startedAt(): number {
-    return this.#startedAt;
-  }
-
   rows(): ReplicaRow[] {
     const rows: ReplicaRow[] = [];
     const registered = new Set(this.#coordinator.keys());
@@ -166,13 +162,6 @@ export class RunStatus {
       replicas: this.rows(),
       stats,
     };
-  }
-
-  /** Every pid the coordinator runs now (process group leaders: for a forced shutdown). */
-  pids(): number[] {
-    return this.rows()
-      .filter((r) => r.uptimeMs !== undefined)
-      .map((r) => r.pid);
   }
 
   #notesFor(slot: number, generation: number): SlotNotes {
