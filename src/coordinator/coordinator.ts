@@ -281,7 +281,8 @@ export class Coordinator extends EventEmitter {
     this.#checkOpen();
     const entry = this.#entry(key);
     this.#checkRequest(method, options);
-    const waitStart = performance.now();
+    // Timed only while someone listens: with no subscriber, instrumentation costs one check.
+    const waitStart = requestChannel.hasSubscribers ? performance.now() : -1;
     const supervisor = await this.#waitFor(
       entry,
       () => this.#readyReplica(entry),
@@ -289,7 +290,7 @@ export class Coordinator extends EventEmitter {
       options.signal,
       `waiting for a connection of ${JSON.stringify(key)}`,
     );
-    const waitMs = performance.now() - waitStart;
+    const waitMs = waitStart < 0 ? 0 : performance.now() - waitStart;
     return this.#send(
       supervisor,
       supervisor.generation,
@@ -311,7 +312,7 @@ export class Coordinator extends EventEmitter {
       this.options.housekeeping.leakDetectionMs > 0
         ? new Error('lease acquired here').stack
         : undefined;
-    const waitStart = performance.now();
+    const waitStart = leaseChannel.hasSubscribers ? performance.now() : -1;
     try {
       const lease = await this.#waitFor(
         entry,
@@ -320,7 +321,7 @@ export class Coordinator extends EventEmitter {
         options.signal,
         `acquire(${JSON.stringify(key)})`,
       );
-      if (leaseChannel.hasSubscribers) {
+      if (waitStart >= 0 && leaseChannel.hasSubscribers) {
         leaseChannel.publish({
           action: 'acquire',
           key,
@@ -331,7 +332,7 @@ export class Coordinator extends EventEmitter {
       }
       return lease;
     } catch (error) {
-      if (leaseChannel.hasSubscribers) {
+      if (waitStart >= 0 && leaseChannel.hasSubscribers) {
         leaseChannel.publish({
           action: 'acquire-failed',
           key,
@@ -692,7 +693,7 @@ export class Coordinator extends EventEmitter {
     const callId = this.#nextCallId++;
     const signal = options.signal;
     if (signal?.aborted) throw signal.reason;
-    const sentAt = performance.now();
+    const sentAt = requestChannel.hasSubscribers ? performance.now() : -1;
     let failure: unknown;
     this.#counters.requests++;
     this.#table.addInFlight(s.slot, 1);
@@ -723,7 +724,7 @@ export class Coordinator extends EventEmitter {
       failure = error ?? new Error('request failed');
       throw error;
     } finally {
-      if (requestChannel.hasSubscribers) {
+      if (sentAt >= 0 && requestChannel.hasSubscribers) {
         requestChannel.publish({
           key: s.key,
           slot: s.slot,
