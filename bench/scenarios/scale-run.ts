@@ -34,10 +34,15 @@ export interface ScaleSlice {
   rssMiB: number;
   probes: number;
   probeFailures: number;
+  /** Processes killed because their liveness probe failed (then restarted). */
+  probeKills: number;
 }
 
 export interface ScaleResult {
   idle: ScaleSlice;
+  /** Probe latency over the last 1 024 results at the end of the window, ms. */
+  probeLatencyP99Ms: number;
+  restarts: number;
   spawnAllMs: number;
   slices: ScaleSlice[];
   closeAllMs: number;
@@ -48,7 +53,9 @@ export interface ScaleResult {
 const RESOLUTION_MS = 5;
 
 /** Event-loop delay and CPU over `ms`; probes counted by the caller. */
-async function slice(ms: number): Promise<Omit<ScaleSlice, 'probes' | 'probeFailures'>> {
+async function slice(
+  ms: number,
+): Promise<Omit<ScaleSlice, 'probes' | 'probeFailures' | 'probeKills'>> {
   const loop = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
   loop.enable();
   const cpu0 = process.cpuUsage();
@@ -68,7 +75,7 @@ async function slice(ms: number): Promise<Omit<ScaleSlice, 'probes' | 'probeFail
 }
 
 export async function runScale(p: ScaleParams): Promise<ScaleResult> {
-  const idle = { ...(await slice(p.sliceMs)), probes: 0, probeFailures: 0 };
+  const idle = { ...(await slice(p.sliceMs)), probes: 0, probeFailures: 0, probeKills: 0 };
   const coordinator = createCoordinator({
     capacity: p.processes + 8,
     maxWaiting: Math.max(1024, p.processes),
@@ -98,14 +105,27 @@ export async function runScale(p: ScaleParams): Promise<ScaleResult> {
         ...measured,
         probes: after.results - before.results,
         probeFailures: after.failed - before.failed,
+        probeKills: after.kills - before.kills,
       });
     }
+    const end = coordinator.stats();
+    const probeLatencyP99Ms = end.probes.latencyMs.p99;
+    const restarts = end.restarts;
     const t1 = performance.now();
     await coordinator.close({ timeoutMs: 5_000 });
     closed = true;
     const closeAllMs = performance.now() - t1;
     const orphans = pids.filter(isAlive).length;
-    return { idle, spawnAllMs, slices, closeAllMs, orphans, pids: pids.length };
+    return {
+      idle,
+      probeLatencyP99Ms,
+      restarts,
+      spawnAllMs,
+      slices,
+      closeAllMs,
+      orphans,
+      pids: pids.length,
+    };
   } finally {
     if (!closed) await coordinator.close({ timeoutMs: 1_000 }).catch(() => {});
     // Never leave anything behind, even when the figures say something was.
