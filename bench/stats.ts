@@ -55,3 +55,11 @@ export function formatValue(value: number, unit: string): string {
   const digits = Math.abs(value) >= 100 || Number.isInteger(value) ? 0 : 2;
   return `${value.toFixed(digits)} ${unit}`;
 }
+
+/** A CI bound next to its median: the number without a repeated rate unit ("12.0 M", "3.1 µs"). */
+export function formatBound(value: number, unit: string): string {
+  const full = formatValue(value, unit);
+  return unit.endsWith('/s') || unit === '×' || unit === 'ratio'
+    ? full.replace(/ ?[^ ]*\/s$/, '')
+    : full;
+}

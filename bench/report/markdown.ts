@@ -10,12 +10,12 @@ import { groupRows, verdict } from './text.ts';
 
 const cellText = (s: string) => s.replaceAll('|', '\\|');
 
-function mdTable(rows: string[][]): string {
+function mdTable(rows: string[][], leftColumns = 1): string {
   const [head, ...body] = rows;
   if (!head) return '';
   return [
     `| ${head.map(cellText).join(' | ')} |`,
-    `|${head.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`,
+    `|${head.map((_, i) => (i < leftColumns ? ' --- ' : ' ---: ')).join('|')}|`,
     ...body.map((r) => `| ${r.map(cellText).join(' | ')} |`),
   ].join('\n');
 }
@@ -39,16 +39,19 @@ export function markdownReport(result: RunResult): string {
   out.push('## Targets', '');
   if (result.targets.length) {
     out.push(
-      mdTable([
-        ['suite', 'target', 'measured', 'result', 'note'],
-        ...result.targets.map((t) => [
-          t.suite,
-          t.description,
-          t.shown,
-          verdict(t.met),
-          t.note ?? '',
-        ]),
-      ]),
+      mdTable(
+        [
+          ['suite', 'target', 'measured', 'result', 'note'],
+          ...result.targets.map((t) => [
+            t.suite,
+            t.description,
+            t.shown,
+            verdict(t.met),
+            t.note ?? '',
+          ]),
+        ],
+        5,
+      ),
     );
   } else {
     out.push('No targets were judged (no suite with targets ran).');

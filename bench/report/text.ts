@@ -4,7 +4,7 @@
  * designs side by side with their ratio against the group's first design.
  */
 import type { RunResult } from '../runner.ts';
-import { formatValue } from '../stats.ts';
+import { formatBound, formatValue } from '../stats.ts';
 import { formatRatio, type Group, groupMeasurements, groupTitle } from './groups.ts';
 
 /** Fixed-width columns; the first `leftColumns` are left-aligned (text), the rest right (numbers). */
@@ -30,7 +30,7 @@ export function groupRows(g: Group, withCi: boolean): string[][] {
     const m = g.cell(design, t);
     if (!m) return '—';
     const ci = withCi
-      ? ` [${formatValue(m.ciLow, m.unit)} – ${formatValue(m.ciHigh, m.unit)}]`
+      ? ` [${formatBound(m.ciLow, m.unit)} – ${formatBound(m.ciHigh, m.unit)}]`
       : '';
     return `${formatValue(m.median, m.unit)}${ci}`;
   };
@@ -64,12 +64,11 @@ export function comparisonTable(result: RunResult): string {
 }
 
 export function targetsTable(result: RunResult): string {
-  const rows = [['suite', 'target', 'measured', 'result']];
-  for (const t of result.targets) {
-    rows.push([t.suite, t.description, t.shown, verdict(t.met)]);
-  }
+  // One line per target (descriptions are long): verdict, suite, what, measured; then the notes.
+  const rows = result.targets.map((t) => [verdict(t.met), t.suite, `${t.description}: ${t.shown}`]);
   const notes = result.targets.filter((t) => t.note).map((t) => `  ${t.suite}/${t.id}: ${t.note}`);
-  return `${pad(rows, 2)}${notes.length ? `\n${notes.join('\n')}` : ''}`;
+  if (rows.length === 0) return '  (no targets judged)';
+  return `${indent(pad(rows, 3))}${notes.length ? `\n\nnotes:\n${notes.join('\n')}` : ''}`;
 }
 
 export function verdict(met: boolean | 'not run'): string {

@@ -30,8 +30,13 @@ import {
 import type { ContendedWork } from '../workers/contended.worker.ts';
 
 const SUITE = 'primitives';
-const BATCH = 10_000;
-const ASYNC_BATCH = 200;
+// Operations per timed call, chosen so one call lasts a few hundred µs here: far above the
+// timer's resolution (the report flags samples shorter than 1000× it).
+const BATCH = 20_000;
+const LOAD_BATCH = 100_000;
+const PLAIN_BATCH = 1_000_000;
+const ASYNC_BATCH = 5_000;
+const PEER_BATCH = 500;
 
 /** Keeps results observable so V8 cannot drop the measured work. */
 export let sink = 0;
@@ -76,14 +81,14 @@ async function runUncontended(profile: Profile): Promise<Measurement[]> {
     batches.set(name, batch);
     bench.add(name, fn);
   };
-  add('Atomics.load', BATCH, () => {
+  add('Atomics.load', LOAD_BATCH, () => {
     let acc = 0;
-    for (let i = 0; i < BATCH; i++) acc += Atomics.load(view, i & 7);
+    for (let i = 0; i < LOAD_BATCH; i++) acc += Atomics.load(view, i & 7);
     sink ^= acc;
   });
-  add('plain Int32Array read', BATCH, () => {
+  add('plain Int32Array read', PLAIN_BATCH, () => {
     let acc = 0;
-    for (let i = 0; i < BATCH; i++) acc += view[i & 7] as number;
+    for (let i = 0; i < PLAIN_BATCH; i++) acc += view[i & 7] as number;
     sink ^= acc;
   });
   add('Seqlock read (6 fields)', BATCH, () => {
@@ -109,8 +114,8 @@ async function runUncontended(profile: Profile): Promise<Measurement[]> {
     }
   });
   if (asyncMutex) {
-    add('async-mutex acquire+release', ASYNC_BATCH, async () => {
-      for (let i = 0; i < ASYNC_BATCH; i++) {
+    add('async-mutex acquire+release', PEER_BATCH, async () => {
+      for (let i = 0; i < PEER_BATCH; i++) {
         const release = await asyncMutex.acquire();
         release();
       }
