@@ -25,6 +25,7 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr): Pro
   let estimatedDone = 0;
   let actualDone = 0;
   let lineOpen = false;
+  let ticker: NodeJS.Timeout | undefined;
 
   const eta = (currentEstimate: number): number => {
     // Scale the remaining estimates by how far off the finished cases' estimates were.
@@ -43,17 +44,31 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr): Pro
     },
     caseStart(index, label, estimateMs) {
       remainingEstimate -= estimateMs;
-      const line = `[${index + 1}/${total}] ${label} — ETA ${formatDuration(eta(estimateMs))}`;
+      const started = performance.now();
+      const render = () => {
+        const left = Math.max(0, eta(estimateMs) - (performance.now() - started));
+        const head = `[${index + 1}/${total}] `;
+        const tail = ` — ETA ${formatDuration(left)}`;
+        if (!tty) return `${head}${label}${tail}`;
+        // Shorten the label, never the counter or the ETA, to fit one terminal line.
+        const room = Math.max(10, (stream.columns ?? 100) - 1 - head.length - tail.length);
+        return `${head}${label.length > room ? `${label.slice(0, room - 1)}…` : label}${tail}`;
+      };
       if (tty) {
         clear();
-        const width = stream.columns ?? 100;
-        stream.write(line.length > width - 1 ? `${line.slice(0, width - 2)}…` : line);
+        stream.write(render());
         lineOpen = true;
+        clearInterval(ticker);
+        ticker = setInterval(() => {
+          stream.write(`\r\x1b[2K${render()}`);
+        }, 1_000);
+        ticker.unref();
       } else {
-        stream.write(`${line}\n`);
+        stream.write(`${render()}\n`);
       }
     },
     caseEnd(index, label, actualMs, estimateMs, ok) {
+      clearInterval(ticker);
       estimatedDone += estimateMs;
       actualDone += actualMs;
       if (!ok) {
@@ -66,6 +81,7 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr): Pro
       stream.write(`${line}\n`);
     },
     done() {
+      clearInterval(ticker);
       clear();
     },
   };
