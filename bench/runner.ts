@@ -20,6 +20,8 @@ export interface SuiteStatus {
   reason?: string;
   cases: number;
   failed: number;
+  /** Wall time of its cases, process start-ups included. */
+  durationMs: number;
 }
 
 export interface CaseFailure {
@@ -160,6 +162,7 @@ export async function runBench(options: RunOptions): Promise<RunResult> {
         reason: l.reason,
         cases: 0,
         failed: 0,
+        durationMs: 0,
       });
       progress.note(`suite ${ref}: ${l.reason} — skipped`);
       continue;
@@ -172,6 +175,7 @@ export async function runBench(options: RunOptions): Promise<RunResult> {
       status: 'ran',
       cases: cases.length,
       failed: 0,
+      durationMs: 0,
     });
     for (const c of cases) plan.push({ ref, suite: l.suite, c });
   }
@@ -198,6 +202,8 @@ export async function runBench(options: RunOptions): Promise<RunResult> {
       const outcome = await runCase(ref, c, profile, timeout);
       const durationMs = performance.now() - t0;
       progress.caseEnd(index, label, durationMs, c.estimateMs, outcome.ok);
+      const status = statuses.find((s) => s.name === suite.name);
+      if (status) status.durationMs += durationMs;
       if (outcome.ok) {
         measurements.push(...outcome.result.measurements);
       } else {
@@ -209,7 +215,6 @@ export async function runBench(options: RunOptions): Promise<RunResult> {
           stderrTail: tail(outcome.stderr),
           durationMs,
         });
-        const status = statuses.find((s) => s.name === suite.name);
         if (status) status.failed++;
         progress.note(
           `  ${outcome.reason}${outcome.stderr ? `\n${indent(tail(outcome.stderr, 6))}` : ''}`,

@@ -25,6 +25,7 @@ export function environmentLines(result: RunResult): string[] {
   return [
     `Node ${e.node} (V8 ${e.v8}), ${e.cores} × ${e.cpu}, ${e.os}, ${e.memoryGiB} GiB`,
     `Atomics.pause: ${e.atomicsPause ? 'yes' : 'no'}; performance.now() resolution ${e.timerResolutionNs.toFixed(0)} ns, ${e.timerCallNs.toFixed(0)} ns per call`,
+    `suites: ${result.suites.map((s) => (s.status === 'ran' ? `${s.name} ${formatDuration(s.durationMs)}` : `${s.name} not run`)).join(', ')}`,
     `load average ${e.loadBefore.toFixed(2)} before, ${e.loadAfter.toFixed(2)} after; profile ${result.profile.name}, threads ${result.profile.threads.join(',')}; ${e.date}; run took ${formatDuration(result.durationMs)}`,
   ];
 }
