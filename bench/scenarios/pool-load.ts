@@ -13,6 +13,9 @@ export interface PoolSample {
   opsPerSec: number;
   p50Us: number;
   p99Us: number;
+  maxUs: number;
+  /** Ops of the caller that got the fewest, over the most any caller got (1 = fair, 0 = starved). */
+  fairness: number;
   ops: number;
   timeouts: number;
   wallMs: number;
@@ -33,7 +36,8 @@ export async function poolSample(
   let ops = 0;
   let timeouts = 0;
   const end = performance.now() + durationMs;
-  const caller = async () => {
+  const perCaller: number[] = new Array(waiters).fill(0);
+  const caller = async (index: number) => {
     while (performance.now() < end) {
       const t0 = performance.now();
       let resource: unknown;
@@ -48,15 +52,18 @@ export async function poolSample(
       if (hold === 'turn') await turn();
       driver.release(resource);
       ops++;
+      perCaller[index] = (perCaller[index] ?? 0) + 1;
     }
   };
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: waiters }, caller));
+  await Promise.all(Array.from({ length: waiters }, (_, i) => caller(i)));
   const elapsedMs = performance.now() - t0;
   return {
     opsPerSec: (ops / elapsedMs) * 1000,
     p50Us: quantile(latencies, 0.5) * 1000,
     p99Us: quantile(latencies, 0.99) * 1000,
+    maxUs: latencies.reduce((m, x) => Math.max(m, x), 0) * 1000,
+    fairness: Math.min(...perCaller) / Math.max(1, ...perCaller),
     ops,
     timeouts,
     wallMs: elapsedMs,

@@ -36,6 +36,8 @@ const METRICS = [
   ['acquire+release throughput', 'ops/s', 'higher'],
   ['acquire p50', 'µs', 'lower'],
   ['acquire p99', 'µs', 'lower'],
+  ['acquire max', 'µs', 'lower'],
+  ['fairness (fewest / most ops of a caller)', 'ratio', 'higher'],
 ] as const;
 
 function caseFor(design: PoolDesign, waiters: number, hold: Hold, profile: Profile): CaseDef {
@@ -80,30 +82,16 @@ function caseFor(design: PoolDesign, waiters: number, hold: Hold, profile: Profi
           ? { note: `stopped after ${got.length} samples (over the ${budgetMs} ms budget)` }
           : {}),
       };
-      return [
-        measured(
-          base,
-          METRICS[0][0],
-          'ops/s',
-          'higher',
-          got.map((x) => x.opsPerSec),
-          extra,
-        ),
-        measured(
-          base,
-          METRICS[1][0],
-          'µs',
-          'lower',
-          got.map((x) => x.p50Us),
-        ),
-        measured(
-          base,
-          METRICS[2][0],
-          'µs',
-          'lower',
-          got.map((x) => x.p99Us),
-        ),
+      const values: ((x: PoolSample) => number)[] = [
+        (x) => x.opsPerSec,
+        (x) => x.p50Us,
+        (x) => x.p99Us,
+        (x) => x.maxUs,
+        (x) => x.fairness,
       ];
+      return METRICS.map(([metric, unit, better], i) =>
+        measured(base, metric, unit, better, got.map(values[i]!), i === 0 ? extra : undefined),
+      );
     },
   };
 }
@@ -147,7 +135,7 @@ function ratioTarget(
     if (waiters === 1)
       note = `one caller: both sides cost well under a microsecond per acquire+release (${(1e9 / ours.median).toFixed(0)} ns vs ${(1e9 / theirs.median).toFixed(0)} ns); the async call and promise each pool returns are a floor both share.`;
     else
-      note = `more callers than resources: atomvisor's waiters park on one futex word and every release wakes them all; the releasing caller takes the slot again before they run (no hand-off, no FIFO), so parked callers starve (see p99 and timeouts) and wake in herds, while ${peer} hands each released resource to the head of its FIFO queue.`;
+      note = `more callers than resources: atomvisor's waiters park on one futex word and every release wakes them all; the releasing caller takes the slot again before they run (no hand-off, no FIFO), so parked callers starve (see acquire max, fairness and timeouts) and wake in herds, while ${peer} hands each released resource to the head of its FIFO queue.`;
   }
   return {
     id,
