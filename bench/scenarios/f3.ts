@@ -17,7 +17,8 @@ const ENTRY = workerEntry(import.meta.url, './f3.worker');
 
 export interface F3Params {
   threads: number;
-  increments: number;
+  /** Phase 1's length: every thread increments the counter for this long. */
+  incrementMs: number;
   reads: number;
   samples: number;
 }
@@ -37,7 +38,7 @@ async function sample(design: 'naive' | 'atomvisor', p: F3Params): Promise<F3Sam
       design,
       role,
       parties: p.threads,
-      increments: p.increments,
+      incrementMs: p.incrementMs,
       reads: p.reads,
       shared,
       seqlock: seqlock.handle,
@@ -54,7 +55,7 @@ async function sample(design: 'naive' | 'atomvisor', p: F3Params): Promise<F3Sam
           }),
       ),
     );
-    const expected = p.threads * p.increments;
+    const expected = replies.reduce((n, r) => n + r.increments, 0);
     const reader = replies[1] as F3Reply;
     return {
       lostUpdates: expected - Atomics.load(shared, 2),
@@ -71,7 +72,7 @@ export async function runF3(design: 'naive' | 'atomvisor', p: F3Params): Promise
   if (p.threads < 2) throw new Error('F3 needs at least 2 threads (a writer and a reader)');
   await sample(design, {
     ...p,
-    increments: Math.ceil(p.increments / 10),
+    incrementMs: Math.ceil(p.incrementMs / 5),
     reads: Math.ceil(p.reads / 10),
   }); // warm-up
   const out: F3Sample[] = [];

@@ -1,5 +1,6 @@
 // One thread of the F3 scenario (bench/scenarios/f3.ts). Phase 1: every thread increments one
-// shared counter; phase 2: thread 0 rewrites the shared process record without pause while
+// shared counter until thread 0 says stop (a time window, so the threads overlap even when one
+// starts late on a busy machine), counting its own increments locally; phase 2: thread 0 rewrites the shared process record without pause while
 // thread 1 reads it, counting torn reads and timing them. Both phases start on a shared-memory
 // barrier; the reader's timed window is one the writer fully overlaps (the writer stops only
 // after the reader is done).
@@ -17,14 +18,17 @@ export interface F3Work {
   design: 'naive' | 'atomvisor';
   role: number;
   parties: number;
-  increments: number;
+  /** How long phase 1 lasts (thread 0 raises the stop flag). */
+  incrementMs: number;
   reads: number;
-  /** [0] barrier, [1] writer stop flag, [2] counter, [8..] the naive record. */
+  /** [0] barrier, [1] writer stop flag, [2] counter, [3] phase-1 stop flag, [8..] the record. */
   shared: Int32Array;
   seqlock: SeqlockHandle;
 }
 
 export interface F3Reply {
+  /** Increments this thread made in phase 1. */
+  increments: number;
   torn: number;
   readNs: number;
 }
@@ -54,9 +58,15 @@ function run(): F3Reply {
   const naive = work.design === 'naive';
   const seqlock = Seqlock.from(work.seqlock);
   barrier(1);
-  for (let i = 0; i < work.increments; i++) {
-    if (naive) naiveIncrement(shared, 2);
-    else update(shared, 2, (w) => w + 1);
+  let increments = 0;
+  const stopAt = performance.now() + work.incrementMs;
+  while (Atomics.load(shared, 3) === 0) {
+    for (let i = 0; i < 1024; i++) {
+      if (naive) naiveIncrement(shared, 2);
+      else update(shared, 2, (w) => w + 1);
+    }
+    increments += 1024;
+    if (work.role === 0 && performance.now() >= stopAt) Atomics.store(shared, 3, 1);
   }
   barrier(2);
   if (work.role === 0) {
@@ -66,9 +76,9 @@ function run(): F3Reply {
       if (naive) naiveWriteRecord(shared, RECORD_BASE, values);
       else seqlock.write(values);
     }
-    return { torn: 0, readNs: 0 };
+    return { increments, torn: 0, readNs: 0 };
   }
-  if (work.role !== 1) return { torn: 0, readNs: 0 };
+  if (work.role !== 1) return { increments, torn: 0, readNs: 0 };
   const out = new Int32Array(RECORD_FIELDS);
   let torn = 0;
   const t0 = performance.now();
@@ -79,7 +89,7 @@ function run(): F3Reply {
   }
   const readNs = ((performance.now() - t0) * 1e6) / work.reads;
   Atomics.store(shared, 1, 1);
-  return { torn, readNs };
+  return { increments, torn, readNs };
 }
 
 parentPort?.postMessage(run());

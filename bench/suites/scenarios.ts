@@ -34,10 +34,10 @@ function params(profile: Profile) {
   const n = (quick: number, long: number) => Math.max(1, Math.round((full ? long : quick) * scale));
   return {
     f1: { connections: 10, probeTimeoutMs: ms(100, 500), rounds: n(3, 5), everyMs: 2 },
-    f2: { hangMs: ms(400, 1000), rounds: n(3, 5), everyMs: 2 },
+    f2: { hangMs: ms(300, 1000), rounds: n(5, 9), everyMs: 2 },
     f3: {
       threads: 2,
-      increments: n(1_000_000, 5_000_000),
+      incrementMs: ms(100, 300),
       reads: n(1_000_000, 5_000_000),
       samples: n(3, 7),
     },
@@ -48,7 +48,7 @@ function params(profile: Profile) {
       reconnectDelayMs: ms(200, 1000),
       rounds: n(3, 5),
     },
-    f5: { longMs: ms(400, 2000), rounds: n(3, 5), everyMs: 2 },
+    f5: { longMs: ms(300, 2000), rounds: n(5, 9), everyMs: 2 },
   };
 }
 

@@ -44,7 +44,7 @@ describe('F2: closing a hung process', () => {
 
 describe('F3: a shared process record under two threads', () => {
   it('loses or tears updates with plain field access, never with CAS + seqlock', async () => {
-    const p = { threads: 2, increments: 300_000, reads: 300_000, samples: 3 };
+    const p = { threads: 2, incrementMs: 50, reads: 300_000, samples: 3 };
     const naive = await runF3('naive', p);
     const atomvisor = await runF3('atomvisor', p);
     const damage = naive.reduce((n, s) => n + s.lostUpdates + s.tornReads, 0);
