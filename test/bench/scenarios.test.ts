@@ -58,7 +58,7 @@ describe('F3: a shared process record under two threads', () => {
 
 describe('F4: leaked leases and reconnects', () => {
   it('the naive pool never sees its leaks; atomvisor reports every leak and spreads its restarts', async () => {
-    const p = { connections: 6, leaked: 2, leakWaitMs: 150, reconnectDelayMs: 200, rounds: 2 };
+    const p = { connections: 6, leaked: 2, leakWaitMs: 300, reconnectDelayMs: 200, rounds: 2 };
     const naive = await runF4('naive', p);
     const atomvisor = await runF4('atomvisor', p);
     expect(naive.leaksFound).toBe(0);
