@@ -82,6 +82,59 @@ export class SpscRing {
     return true;
   }
 
+  /**
+   * Enqueue up to `count` full messages laid out back to back in `messages`; returns how many
+   * fitted. One publish (Atomics.store of TAIL) for the whole batch: the consumer sees all of them
+   * or none, and the payload writes all happen-before that one store.
+   */
+  trySendMany(messages: Int32Array, count: number): number {
+    const view = this.#view;
+    const t = this.#tail;
+    let free = this.#capacity - ((t - this.#cachedHead) | 0);
+    if (free < count) {
+      this.#cachedHead = Atomics.load(view, L.HEAD);
+      free = this.#capacity - ((t - this.#cachedHead) | 0);
+    }
+    const n = Math.min(count, free);
+    if (n <= 0) return 0;
+    const words = this.#words;
+    const mask = this.#mask;
+    for (let m = 0; m < n; m++) {
+      const base = L.SLOTS + ((t + m) & mask) * words;
+      const from = m * words;
+      for (let i = 0; i < words; i++) view[base + i] = messages[from + i] as number;
+    }
+    this.#tail = (t + n) | 0;
+    Atomics.store(view, L.TAIL, this.#tail);
+    return n;
+  }
+
+  /**
+   * Dequeue up to `max` messages into `out`, back to back; returns how many. One Atomics.store of
+   * HEAD frees all their slots, after every payload read.
+   */
+  tryReceiveMany(out: Int32Array, max: number): number {
+    const view = this.#view;
+    const h = this.#head;
+    let ready = (this.#cachedTail - h) | 0;
+    if (ready < max) {
+      this.#cachedTail = Atomics.load(view, L.TAIL);
+      ready = (this.#cachedTail - h) | 0;
+    }
+    const n = Math.min(max, ready);
+    if (n <= 0) return 0;
+    const words = this.#words;
+    const mask = this.#mask;
+    for (let m = 0; m < n; m++) {
+      const base = L.SLOTS + ((h + m) & mask) * words;
+      const to = m * words;
+      for (let i = 0; i < words; i++) out[to + i] = view[base + i] as number;
+    }
+    this.#head = (h + n) | 0;
+    Atomics.store(view, L.HEAD, this.#head);
+    return n;
+  }
+
   /** Room for one more message? (any thread; may be stale, never falsely "no" for the producer) */
   canSend(): boolean {
     return (
