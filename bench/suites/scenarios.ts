@@ -200,6 +200,8 @@ function caseFor(id: string, design: Design, profile: Profile): CaseDef {
               pick(samples, (s) => s.lostUpdates),
               {
                 incrementsPerSample: samples[0]?.expected ?? 0,
+                samplesWithDamage: samples.filter((s) => s.lostUpdates + s.tornReads > 0).length,
+                note: 'damage needs both threads running at once: a sample where they shared one core shows 0',
               },
             ),
             measured(

@@ -44,12 +44,16 @@ describe('F2: closing a hung process', () => {
 
 describe('F3: a shared process record under two threads', () => {
   it('loses or tears updates with plain field access, never with CAS + seqlock', async () => {
-    const p = { threads: 2, incrementMs: 50, reads: 300_000, samples: 3 };
-    const naive = await runF3('naive', p);
-    const atomvisor = await runF3('atomvisor', p);
-    const damage = naive.reduce((n, s) => n + s.lostUpdates + s.tornReads, 0);
+    const p = { threads: 2, incrementMs: 50, reads: 300_000, samples: 1 };
+    // The damage needs the two threads to run at the same time; on a busy 2-core machine they
+    // sometimes share one core for a whole sample. So: the failure shows within a few tries.
+    let damage = 0;
+    for (let attempt = 0; attempt < 8 && damage === 0; attempt++) {
+      const [s] = await runF3('naive', p);
+      damage = s!.lostUpdates + s!.tornReads;
+    }
     expect(damage).toBeGreaterThan(0);
-    for (const s of atomvisor) {
+    for (const s of await runF3('atomvisor', { ...p, samples: 3 })) {
       expect(s.lostUpdates).toBe(0);
       expect(s.tornReads).toBe(0);
     }
