@@ -39,7 +39,7 @@ function params(profile: Profile) {
       threads: 2,
       incrementMs: ms(100, 300),
       reads: n(1_000_000, 5_000_000),
-      samples: n(3, 7),
+      samples: n(5, 9),
     },
     f4: {
       connections: 8,
