@@ -4,7 +4,15 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { SharedChannelHandle } from '../../src/shm/channel.ts';
 
-export type ChannelDesign = 'postMessage' | 'comlink' | 'SharedChannel spsc' | 'SharedChannel mpsc';
+export type ChannelDesign =
+  | 'postMessage'
+  | 'comlink'
+  | 'SharedChannel spsc'
+  | 'SharedChannel mpsc'
+  | 'SharedChannel spsc batched';
+
+/** Messages per trySendMany / tryReceiveMany call in the batched design. */
+export const BATCH = 64;
 export type ChannelPattern = 'round-trip' | 'one-way';
 
 export interface ChannelWork {

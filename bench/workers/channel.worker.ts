@@ -5,7 +5,7 @@ import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { nodeEndpoint } from '../../src/io/wire.ts';
 import { SharedChannel, type SharedChannelHandle } from '../../src/shm/channel.ts';
-import type { ChannelRound, ChannelWork } from './channel.protocol.ts';
+import { BATCH, type ChannelRound, type ChannelWork } from './channel.protocol.ts';
 
 const work = workerData as ChannelWork;
 const CHECK_EVERY = 64;
@@ -50,6 +50,24 @@ function peer(): void {
   ) as [SharedChannel, SharedChannel];
   const m = new Int32Array(1);
   let count = 0;
+  if (work.design === 'SharedChannel spsc batched') {
+    // Wait (parking if need be) for one message, then take whatever else is there in one call.
+    const batch = new Int32Array(BATCH);
+    const handle = (x: number) => {
+      if (x !== -1) count++;
+      else {
+        m[0] = count;
+        toDriver.send(m);
+        count = 0;
+      }
+    };
+    while (toPeer.receive(m) !== null) {
+      handle(m[0] as number);
+      const n = toPeer.tryReceiveMany(batch);
+      for (let i = 0; i < n; i++) handle(batch[i] as number);
+    }
+    return;
+  }
   while (toPeer.receive(m) !== null) {
     if (work.pattern === 'round-trip') toDriver.send(m);
     else if (m[0] === -1) {
@@ -81,6 +99,25 @@ async function driver(): Promise<ChannelRound[]> {
           }
           ops += CHECK_EVERY;
         } while (performance.now() < deadline);
+      } else if (work.design === 'SharedChannel spsc batched') {
+        const batch = new Int32Array(BATCH);
+        for (let k = 0; k < BATCH; k++) batch[k] = k;
+        do {
+          for (let off = 0; off < BATCH; ) {
+            const sent = toPeer.trySendMany(off === 0 ? batch : batch.subarray(off));
+            if (sent > 0) off += sent;
+            else {
+              // Full: wait for room the blocking way (spins, then parks) with one message.
+              toPeer.send(batch.subarray(off, off + 1));
+              off++;
+            }
+          }
+          ops += BATCH;
+        } while (performance.now() < deadline);
+        m[0] = -1;
+        toPeer.send(m);
+        toDriver.receive(m);
+        if (m[0] !== ops) throw new Error(`peer counted ${m[0]} of ${ops} messages`);
       } else {
         do {
           for (let k = 0; k < CHECK_EVERY; k++) {

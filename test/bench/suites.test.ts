@@ -45,6 +45,7 @@ describe('channel suite', () => {
   it.each([
     'round-trip-sharedchannel-spsc',
     'one-way-sharedchannel-mpsc',
+    'one-way-sharedchannel-spsc-batched',
     'round-trip-postmessage',
     'one-way-comlink',
     'one-way-piscina',
