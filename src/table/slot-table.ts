@@ -16,10 +16,28 @@
  * that check can never pair one lease's id with another's start time.
  *
  * Waiting for a lease across threads: a thread that found nothing leasable reads the RELEASES
- * futex word, increments LEASE_WAITERS, retries, then parks on RELEASES. Every move into `ready`
- * loads LEASE_WAITERS afterwards and, if anyone waits, bumps RELEASES and wakes them all. With
+ * futex word, increments LEASE_WAITERS, retries, then parks on RELEASES. Every move into a
+ * leasable state (ready; unready cleared) that nobody in the mover's thread took at once loads
+ * LEASE_WAITERS afterwards and, if anyone waits, bumps RELEASES and wakes them all. With
  * sequentially consistent Atomics either the waiter's retry sees the ready slot or the mover sees
  * the waiter: no lost wake-up. Waking all is deliberate: waiters may want different slots.
+ *
+ * Waiting inside one thread (`leaseAnyAsync`) is a FIFO queue per SlotTable instance (an instance
+ * belongs to one thread). Parking every async waiter on the futex would wake them all on every
+ * release and let the releasing caller, still running, take the slot back before any of them got a
+ * turn: starvation and a thundering herd. Instead:
+ * - a new call does not barge: with waiters queued it joins the tail;
+ * - `release` (and `transition` to ready, `setFlags` clearing unready) in this thread hands the
+ *   slot synchronously to the first queued waiter that wants it, before the caller runs on;
+ * - ONE pump per instance parks on RELEASES (announced through LEASE_WAITERS, with the same
+ *   epoch → announce → retry → park order as above) while the queue is non-empty, so moves made
+ *   by other threads still wake it; it then serves the queue in order;
+ * - a waiter's timeout or abort removes it from the queue; an empty queue stops the pump.
+ * Across threads there is no FIFO: a worker blocked in the sync `leaseAny` and this thread's queue
+ * compete through the futex as before (the local queue wins a release made in its own thread).
+ * `tryLease` stays a non-blocking try that may barge past queued waiters (HikariCP's borrow does
+ * the same); callers that want FIFO use `leaseAnyAsync`. Callers with their own queue in this
+ * thread (the coordinator) subscribe with `onLeasable` to get the same synchronous hand-off.
  *
  * Time: `now()` is ms since the table's epoch as a wrapping Int32 (ages < 24 days are exact).
  */
@@ -48,6 +66,9 @@ import {
 } from './state.ts';
 
 export const TABLE_HANDLE_KIND = 'atomvisor.table';
+
+/** Longer timers overflow in Node (they fire after 1 ms): such waits are treated as unbounded. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface SlotTableHandle {
   readonly kind: typeof TABLE_HANDLE_KIND;
@@ -99,6 +120,14 @@ export interface LeaseWaitOptions {
   signal?: AbortSignal;
 }
 
+interface QueuedLease {
+  readonly slots: readonly number[];
+  readonly resolve: (leased: Leased) => void;
+  timer: NodeJS.Timeout | undefined;
+  readonly signal: AbortSignal | undefined;
+  readonly onAbort: () => void;
+}
+
 export class SlotTable {
   readonly capacity: number;
   /** The table's epoch, ms since the Unix epoch. */
@@ -106,6 +135,11 @@ export class SlotTable {
   readonly #view: Int32Array;
   readonly #seqlocks: (Seqlock | undefined)[];
   readonly #scratch: Int32Array;
+  /** This thread's `leaseAnyAsync` callers, in arrival order (a Set keeps insertion order). */
+  readonly #queue = new Set<QueuedLease>();
+  readonly #listeners: ((slot: number) => void)[] = [];
+  #pumping = false;
+  #pumpStop: AbortController | undefined;
 
   static create(capacity: number, options: { epochMs?: number } = {}): SlotTable {
     checkInteger(capacity, 'capacity', 1, L.MAX_CAPACITY);
@@ -222,7 +256,7 @@ export class SlotTable {
         next = StateWord.with(next, 'flags', 0);
       }
       if (Atomics.compareExchange(this.#view, index, word, next) === word) {
-        if (to === 'ready') this.#announceRelease();
+        if (to === 'ready') this.#madeLeasable(slot);
         return true;
       }
     }
@@ -239,7 +273,7 @@ export class SlotTable {
       if (next === word) return true;
       if (Atomics.compareExchange(this.#view, index, word, next) === word) {
         if ((clear & Flag.unready) !== 0 && StateWord.get(word, 'status') === Status.ready)
-          this.#announceRelease();
+          this.#madeLeasable(slot);
         return true;
       }
     }
@@ -364,7 +398,7 @@ export class SlotTable {
       const flags = StateWord.get(word, 'flags') & ~Flag.leakReported;
       const next = StateWord.with(StateWord.with(word, 'status', to), 'flags', flags);
       if (Atomics.compareExchange(this.#view, base + L.STATE, word, next) === word) {
-        if (!retire) this.#announceRelease();
+        if (!retire) this.#madeLeasable(slot); // hands off to this thread's queue first
         return retire ? 'draining' : 'ready';
       }
     }
@@ -414,27 +448,51 @@ export class SlotTable {
     }
   }
 
-  /** Lease any of `slots`, waiting asynchronously (any thread, main included). */
-  async leaseAnyAsync(slots: readonly number[], options: LeaseWaitOptions = {}): Promise<Leased> {
-    const timeout = checkTimeout(options.timeoutMs, 'options.timeoutMs');
-    const signal = checkSignal(options.signal, 'options.signal');
-    const deadline = deadlineAfter(timeout);
-    for (;;) {
-      if (signal?.aborted) throw signal.reason;
-      const got = this.#tryLeaseAny(slots);
-      if (got !== undefined) return got;
-      const epoch = this.releaseEpoch();
-      this.addLeaseWaiter(1);
-      try {
-        const retry = this.#tryLeaseAny(slots);
-        if (retry !== undefined) return retry;
-        if (monotonicNow() >= deadline)
-          throw new TimeoutError('SlotTable.leaseAnyAsync()', timeout ?? 0);
-        await this.parkForRelease(epoch, deadline, signal);
-      } finally {
-        this.addLeaseWaiter(-1);
+  /**
+   * Lease any of `slots`, waiting asynchronously (any thread, main included) in this instance's
+   * FIFO queue: a call made while others of this thread wait joins the tail, and a slot released
+   * in this thread goes to the first queued waiter that wants it (see the file comment). Rejects
+   * with TimeoutError or the signal's reason, leaving the queue.
+   */
+  leaseAnyAsync(slots: readonly number[], options: LeaseWaitOptions = {}): Promise<Leased> {
+    try {
+      const timeout = checkTimeout(options.timeoutMs, 'options.timeoutMs');
+      const signal = checkSignal(options.signal, 'options.signal');
+      for (const slot of slots) this.#base(slot); // validate now: a queued waiter must not throw later
+      if (signal?.aborted) return Promise.reject(signal.reason);
+      if (this.#queue.size === 0) {
+        const got = this.#tryLeaseAny(slots);
+        if (got !== undefined) return Promise.resolve(got);
       }
+      return this.#enqueue([...slots], timeout, signal);
+    } catch (error) {
+      return Promise.reject(error);
     }
+  }
+
+  /** Callers queued in this instance's `leaseAnyAsync` right now (this thread only). */
+  get queuedWaiters(): number {
+    return this.#queue.size;
+  }
+
+  /** Waiters announced on the RELEASES futex word, all threads (pumps and blocked `leaseAny`). */
+  leaseWaiters(): number {
+    return Atomics.load(this.#view, L.LEASE_WAITERS);
+  }
+
+  /**
+   * Call `listener(slot)` synchronously whenever this instance (so this thread) makes `slot`
+   * leasable — a release, a move to ready, the unready flag cleared — and this instance's own
+   * queue did not take it. For a queue kept elsewhere in the same thread (the coordinator's), so a
+   * release hands off before the releasing caller can take the slot back. Keep it short and
+   * non-reentrant: it runs inside those calls. Returns the unsubscribe function.
+   */
+  onLeasable(listener: (slot: number) => void): () => void {
+    this.#listeners.push(listener);
+    return () => {
+      const at = this.#listeners.indexOf(listener);
+      if (at >= 0) this.#listeners.splice(at, 1);
+    };
   }
 
   /**
@@ -459,6 +517,120 @@ export class SlotTable {
   /** Park without blocking until RELEASES moves from `epoch`, `deadline` (performance.now ms) or abort. */
   async parkForRelease(epoch: number, deadline: number, signal?: AbortSignal): Promise<void> {
     await parkAsync(this.#view, L.RELEASES, epoch, deadline, signal);
+  }
+
+  #enqueue(
+    slots: readonly number[],
+    timeout: number | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<Leased> {
+    return new Promise<Leased>((resolve, reject) => {
+      const drop = (error: unknown) => {
+        if (!this.#queue.has(waiter)) return; // already served or dropped
+        this.#leave(waiter);
+        reject(error);
+      };
+      const waiter: QueuedLease = {
+        slots,
+        resolve,
+        timer: undefined,
+        signal,
+        onAbort: () => drop(signal?.reason),
+      };
+      if (timeout !== undefined && timeout < MAX_TIMER_MS) {
+        waiter.timer = setTimeout(
+          () => drop(new TimeoutError('SlotTable.leaseAnyAsync()', timeout)),
+          timeout,
+        );
+      }
+      signal?.addEventListener('abort', waiter.onAbort, { once: true });
+      this.#queue.add(waiter);
+      if (!this.#pumping) void this.#pump();
+    });
+  }
+
+  /** Take `waiter` out of the queue and drop its timer and abort listener. */
+  #leave(waiter: QueuedLease): void {
+    this.#queue.delete(waiter);
+    clearTimeout(waiter.timer);
+    waiter.signal?.removeEventListener('abort', waiter.onAbort);
+    if (this.#queue.size === 0) this.#pumpStop?.abort(); // nobody left: stop parking (no keep-alive)
+  }
+
+  /**
+   * The one futex waiter of this instance, alive while the queue is non-empty. It announces itself
+   * once (LEASE_WAITERS) for its whole life, so every epoch read below is followed by a serve pass
+   * (the retry) and a park that returns at once if RELEASES moved since: no lost wake-up.
+   */
+  async #pump(): Promise<void> {
+    this.#pumping = true;
+    this.addLeaseWaiter(1);
+    try {
+      while (this.#queue.size > 0) {
+        const epoch = this.releaseEpoch();
+        this.#serveQueue();
+        if (this.#queue.size === 0) break;
+        const stop = new AbortController();
+        this.#pumpStop = stop;
+        try {
+          await this.parkForRelease(epoch, Number.POSITIVE_INFINITY, stop.signal);
+        } catch {
+          // stopped because the queue emptied; the loop condition decides
+        } finally {
+          this.#pumpStop = undefined;
+        }
+      }
+    } finally {
+      this.addLeaseWaiter(-1);
+      this.#pumping = false;
+    }
+  }
+
+  /** Serve the queue in order (after a futex wake-up: any slots may have freed up). */
+  #serveQueue(): void {
+    const busy = new Set<number>(); // found not leasable in this pass: skip for later waiters
+    for (const waiter of this.#queue) {
+      let got: Leased | undefined;
+      for (const slot of waiter.slots) {
+        if (busy.has(slot)) continue;
+        const leaseId = this.tryLease(slot);
+        if (leaseId === 0) {
+          busy.add(slot);
+          continue;
+        }
+        got = { slot, leaseId, generation: StateWord.get(this.word(slot), 'generation') };
+        break;
+      }
+      if (got === undefined) continue;
+      this.#leave(waiter);
+      waiter.resolve(got);
+    }
+  }
+
+  /**
+   * `slot` just became leasable by this thread's doing. Hand it to the first queued waiter that
+   * wants it, else to the in-thread listeners; only if it is still ready afterwards wake the futex
+   * waiters (other threads, and pumps), since a slot taken here changed nothing for them.
+   */
+  #madeLeasable(slot: number): void {
+    if (this.#queue.size > 0) {
+      for (const waiter of this.#queue) {
+        if (!waiter.slots.includes(slot)) continue;
+        const leaseId = this.tryLease(slot);
+        if (leaseId !== 0) {
+          this.#leave(waiter);
+          waiter.resolve({
+            slot,
+            leaseId,
+            generation: StateWord.get(this.word(slot), 'generation'),
+          });
+          return;
+        }
+        break; // not leasable (taken by another thread, or unready): nobody here can have it
+      }
+    }
+    for (const listener of this.#listeners) listener(slot);
+    if (StateWord.get(this.word(slot), 'status') === Status.ready) this.#announceRelease();
   }
 
   #tryLeaseAny(slots: readonly number[]): Leased | undefined {
