@@ -105,10 +105,32 @@ export interface CoordinatorStats {
 interface Entry {
   key: string;
   replicas: Supervisor[];
-  /** Callers waiting for a usable replica; aborted with the reason when the key fails or closes. */
-  waiters: Set<AbortController>;
+  /**
+   * Callers waiting for a usable replica, in arrival order (a Set keeps insertion order): the
+   * FIFO queue. Failed with the reason when the key fails or closes; its size is what maxWaiting
+   * bounds and what stats() reports.
+   */
+  waiters: Set<Waiter>;
+  /** How many of `waiters` are of each kind. */
+  queued: Record<WaiterKind, number>;
   removing: boolean;
 }
+
+/** 'lease': acquire() (takes the replica); 'request': request() (uses a ready one, takes nothing). */
+type WaiterKind = 'lease' | 'request';
+
+interface Waiter {
+  readonly kind: WaiterKind;
+  /** What the caller waits for (a Lease, or a ready Supervisor), or undefined if not available now. */
+  readonly attempt: () => unknown;
+  /** Leave the queue and resolve with `value`. */
+  readonly resolve: (value: unknown) => void;
+  /** Leave the queue and reject with `error` (nothing if it already left). */
+  readonly fail: (error: unknown) => void;
+}
+
+/** Longer timers overflow in Node (they fire after 1 ms): treat such waits as unbounded. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const events = channel('atomvisor:coordinator');
 const STATUS_RANK: readonly StatusName[] = [
@@ -138,12 +160,18 @@ export class Coordinator extends EventEmitter {
   readonly #holds: number[] = [];
   #nextCallId = 1;
   #closing: Promise<void> | undefined;
+  /** Waiters queued over all entries; the futex pump runs while it is above zero. */
+  #queued = 0;
+  #pumping = false;
+  #pumpStop: AbortController | undefined;
   #counters = { requests: 0, failed: 0, protocol: 0, passes: 0, lastPassUs: 0, maxPassUs: 0 };
 
   constructor(options?: CoordinatorOptions) {
     super();
     this.options = resolveOptions(options);
     this.#table = SlotTable.create(this.options.capacity);
+    // Releases, starts and readiness changes made on this thread hand off to the queue at once.
+    this.#table.onLeasable((slot) => this.#onLeasable(slot));
     this.#stateFile =
       this.options.stateFile === undefined ? undefined : new StateFile(this.options.stateFile);
     this.#io = new IoPool(
@@ -222,7 +250,13 @@ export class Coordinator extends EventEmitter {
     );
     await this.#started;
     this.#checkOpen();
-    const entry: Entry = { key, replicas: [], waiters: new Set(), removing: false };
+    const entry: Entry = {
+      key,
+      replicas: [],
+      waiters: new Set(),
+      queued: { lease: 0, request: 0 },
+      removing: false,
+    };
     for (let i = 0; i < replicas; i++) {
       const claimed = this.#table.claim();
       if (claimed === undefined) {
@@ -285,6 +319,7 @@ export class Coordinator extends EventEmitter {
     const waitStart = requestChannel.hasSubscribers ? performance.now() : -1;
     const supervisor = await this.#waitFor(
       entry,
+      'request',
       () => this.#readyReplica(entry),
       options.timeoutMs ?? this.options.acquireTimeoutMs,
       options.signal,
@@ -316,6 +351,7 @@ export class Coordinator extends EventEmitter {
     try {
       const lease = await this.#waitFor(
         entry,
+        'lease',
         () => this.#tryLease(entry, stack),
         timeout,
         options.signal,
@@ -607,20 +643,30 @@ export class Coordinator extends EventEmitter {
 
   /**
    * Wait until `attempt()` succeeds for `entry`: a ready replica (request) or a lease (acquire).
-   * Waiting parks on the slot table's RELEASES futex word, which every move to `ready` (from any
-   * thread: a start here, a release in a worker) bumps while someone waits, so a release by
-   * another thread wakes main-thread waiters too. Bounded three ways: the timeout, the caller's
-   * signal, and maxWaiting; a key that fails or closes aborts its waiters at once.
+   *
+   * The wait is a FIFO queue per key (entry.waiters). A new caller does not barge past queued
+   * callers of its kind: it joins the tail. Everything on this thread that can make a replica
+   * usable — a release, a start or restart reaching ready, readiness clearing `unready` — serves
+   * the queue synchronously (the table's onLeasable hook, and `#serve`), so a released lease goes
+   * to the head of the queue before the releasing caller can take it back. Changes made by other
+   * threads (a worker releasing a lease it took through SlotTable.leaseAny) reach the queue through
+   * ONE futex park per coordinator (`#pump`), not one per waiter. Bounded three ways: the timeout,
+   * the caller's signal, and maxWaiting; a key that fails or closes fails its waiters at once.
    */
   async #waitFor<T>(
     entry: Entry,
+    kind: WaiterKind,
     attempt: () => T | undefined,
     timeoutMs: number,
     signal: AbortSignal | undefined,
     what: string,
   ): Promise<T> {
-    const now = attempt();
-    if (now !== undefined) return now;
+    if (entry.queued[kind] === 0) {
+      // Nobody of this kind waits: serve whoever of the other kind is ahead, then try at once.
+      if (entry.waiters.size > 0) this.#serveQueue(entry);
+      const now = attempt();
+      if (now !== undefined) return now;
+    }
     this.#wakeIdle(entry);
     const failure = this.#failure(entry);
     if (failure !== undefined) throw failure;
@@ -631,37 +677,114 @@ export class Coordinator extends EventEmitter {
       );
     }
     if (signal?.aborted) throw signal.reason;
-    const controller = new AbortController();
-    const combined =
-      signal === undefined ? controller.signal : AbortSignal.any([signal, controller.signal]);
-    const deadline = performance.now() + timeoutMs;
-    entry.waiters.add(controller);
-    for (const s of entry.replicas) this.#table.addWaiters(s.slot, 1);
-    try {
-      for (;;) {
-        const epoch = this.#table.releaseEpoch();
-        this.#table.addLeaseWaiter(1);
-        try {
-          const got = attempt();
-          if (got !== undefined) return got;
-          if (performance.now() >= deadline) throw new TimeoutError(what, timeoutMs);
-          await this.#table.parkForRelease(epoch, deadline, combined);
-        } finally {
-          this.#table.addLeaseWaiter(-1);
+    return new Promise<T>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const leave = (): boolean => {
+        if (!entry.waiters.delete(waiter)) return false; // already served or failed
+        entry.queued[kind]--;
+        this.#queued--;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        for (const s of entry.replicas) this.#table.addWaiters(s.slot, -1);
+        if (this.#queued === 0) this.#pumpStop?.abort(); // nobody waits: stop parking
+        return true;
+      };
+      const onAbort = () => waiter.fail(signal?.reason);
+      const waiter: Waiter = {
+        kind,
+        attempt,
+        resolve: (value) => {
+          if (leave()) resolve(value as T);
+        },
+        fail: (error) => {
+          if (leave()) reject(error);
+        },
+      };
+      entry.waiters.add(waiter);
+      entry.queued[kind]++;
+      this.#queued++;
+      for (const s of entry.replicas) this.#table.addWaiters(s.slot, 1);
+      if (timeoutMs < MAX_TIMER_MS)
+        timer = setTimeout(() => waiter.fail(new TimeoutError(what, timeoutMs)), timeoutMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (!this.#pumping) void this.#pump();
+    });
+  }
+
+  /**
+   * Serve `entry`'s queue in order. Once a waiter of one kind cannot be served, the rest of that
+   * kind are skipped for this pass (acquires stay FIFO among themselves) while the other kind is
+   * still tried, so requests are not held behind an acquire that cannot be served. Runs inside
+   * table calls (onLeasable): it only tries leases and settles promises, nothing re-enters it.
+   */
+  #serveQueue(entry: Entry): void {
+    let leaseBlocked = false;
+    let requestBlocked = false;
+    for (const waiter of entry.waiters) {
+      if (!(waiter.kind === 'lease' ? leaseBlocked : requestBlocked)) {
+        const got = waiter.attempt();
+        if (got !== undefined) {
+          waiter.resolve(got);
+          continue;
         }
+        if (waiter.kind === 'lease') leaseBlocked = true;
+        else requestBlocked = true;
       }
-    } finally {
-      entry.waiters.delete(controller);
-      for (const s of entry.replicas) this.#table.addWaiters(s.slot, -1);
+      if (
+        (leaseBlocked || entry.queued.lease === 0) &&
+        (requestBlocked || entry.queued.request === 0)
+      )
+        return;
     }
   }
 
-  /** Something changed for `key`: if it can no longer serve anyone, fail its waiters now. */
+  /** The table says `slot` just became usable by this thread's doing: serve its key's queue. */
+  #onLeasable(slot: number): void {
+    const s = this.#bySlot.get(slot);
+    const entry = s === undefined ? undefined : this.#entries.get(s.key);
+    if (entry !== undefined && entry.waiters.size > 0) this.#serveQueue(entry);
+  }
+
+  /**
+   * The coordinator's one futex waiter, alive while anyone is queued: it catches replicas made
+   * usable by other threads. Announced once (addLeaseWaiter) for its whole life, and every epoch
+   * read is followed by a serve pass (the retry) before parking, so no wake-up is lost.
+   */
+  async #pump(): Promise<void> {
+    this.#pumping = true;
+    this.#table.addLeaseWaiter(1);
+    try {
+      while (this.#queued > 0) {
+        const epoch = this.#table.releaseEpoch();
+        for (const entry of this.#entries.values())
+          if (entry.waiters.size > 0) this.#serveQueue(entry);
+        if (this.#queued === 0) break;
+        const stop = new AbortController();
+        this.#pumpStop = stop;
+        try {
+          await this.#table.parkForRelease(epoch, Number.POSITIVE_INFINITY, stop.signal);
+        } catch {
+          // stopped because the queues emptied; the loop condition decides
+        } finally {
+          this.#pumpStop = undefined;
+        }
+      }
+    } finally {
+      this.#table.addLeaseWaiter(-1);
+      this.#pumping = false;
+    }
+  }
+
+  /**
+   * Something changed for `key` (a replica started, stopped, exited, failed, was released): fail
+   * its waiters if it can no longer serve anyone, else serve its queue.
+   */
   #serve(key: string): void {
     const entry = this.#entries.get(key);
     if (entry === undefined || entry.waiters.size === 0) return;
     const failure = this.#failure(entry);
-    if (failure !== undefined) for (const waiter of entry.waiters) waiter.abort(failure);
+    if (failure === undefined) this.#serveQueue(entry);
+    else for (const waiter of entry.waiters) waiter.fail(failure);
   }
 
   #failure(entry: Entry): Error | undefined {
@@ -747,7 +870,7 @@ export class Coordinator extends EventEmitter {
   async #remove(entry: Entry, drainMs: number): Promise<void> {
     entry.removing = true;
     const closed = new ClosedError(`connection ${JSON.stringify(entry.key)}`);
-    for (const waiter of entry.waiters) waiter.abort(closed);
+    for (const waiter of entry.waiters) waiter.fail(closed);
     await Promise.all(entry.replicas.map((s) => s.stop({ drainMs, remove: true })));
     for (const s of entry.replicas) {
       this.#bySlot.delete(s.slot);
