@@ -194,7 +194,11 @@ async function runConfig(
         perThread,
         p50: quantileSorted(lat, 0.5),
         p99: quantileSorted(lat, 0.99),
-        fairness: Math.max(...counts) / Math.max(1, Math.min(...counts)),
+        // No thread completed an op in the window (a stalled machine): no fairness figure.
+        fairness:
+          Math.max(...counts) === 0
+            ? Number.NaN
+            : Math.max(...counts) / Math.max(1, Math.min(...counts)),
         writes: rs.reduce((n, r) => n + r.writes, 0),
       });
     }
@@ -247,23 +251,24 @@ async function runConfig(
         measured.flatMap((s) => s.perThread),
         perThreadExtra,
       ),
+      // A window in which a thread completed no sampled op has no latency figure (NaN): skipped.
       m(
         'op latency p50 (sampled)',
         'ns',
         'lower',
-        measured.map((s) => s.p50),
+        measured.map((s) => s.p50).filter(Number.isFinite),
       ),
       m(
         'op latency p99 (sampled)',
         'ns',
         'lower',
-        measured.map((s) => s.p99),
+        measured.map((s) => s.p99).filter(Number.isFinite),
       ),
       m(
         'fairness spread (max/min ops per thread)',
         '×',
         'lower',
-        measured.map((s) => s.fairness),
+        measured.map((s) => s.fairness).filter(Number.isFinite),
       ),
     ];
   } finally {

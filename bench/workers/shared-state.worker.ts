@@ -182,7 +182,7 @@ function runSyncRound(round: number, ops: ReturnType<typeof syncOps>): RoundResu
     for (let k = 0; k < 16; k++) {
       const isWrite = nextRandom() < work.writePercent;
       if (isWrite) writes++;
-      if ((done & (LAT_EVERY - 1)) === 0 && from >= 0 && n < LAT_CAP) {
+      if (from >= 0 && ((done - from) & (LAT_EVERY - 1)) === 0 && n < LAT_CAP) {
         const t = performance.now();
         if (isWrite) ops.write(done);
         else ops.read();
@@ -216,7 +216,7 @@ async function runAsyncRound(
   for (;;) {
     const isWrite = nextRandom() < work.writePercent;
     if (isWrite) writes++;
-    if ((done & (LAT_EVERY - 1)) === 0 && from >= 0 && n < LAT_CAP) {
+    if (from >= 0 && ((done - from) & (LAT_EVERY - 1)) === 0 && n < LAT_CAP) {
       const t = performance.now();
       await (isWrite ? ops.write(done) : ops.read());
       lat[n++] = (performance.now() - t) * 1e6;

@@ -8,7 +8,8 @@ import type { Measurement, Profile } from '../../bench/suite.ts';
 import { suite as channel } from '../../bench/suites/channel.ts';
 import { suite as sharedState } from '../../bench/suites/shared-state.ts';
 
-const profile: Profile = { name: 'quick', threads: [2], scale: 0.2 };
+// Windows of 40 ms (channel 48 ms): short, but long enough that a busy machine still completes ops.
+const profile: Profile = { name: 'quick', threads: [2], scale: 0.4 };
 
 async function runCase(s: typeof sharedState, id: string): Promise<Measurement[]> {
   const c = s.cases(profile).find((x) => x.id === id);
@@ -34,7 +35,9 @@ describe('shared-state suite', () => {
         expect(total?.extra?.lostUpdates).toBe(0);
       const p99 = ms.find((m) => m.metric.startsWith('op latency p99'));
       const p50 = ms.find((m) => m.metric.startsWith('op latency p50'));
-      expect(p99?.median).toBeGreaterThanOrEqual(p50?.median ?? Number.POSITIVE_INFINITY);
+      expect(p99?.median, JSON.stringify(ms)).toBeGreaterThanOrEqual(
+        p50?.median ?? Number.POSITIVE_INFINITY,
+      );
       expect(ms.find((m) => m.metric.startsWith('fairness'))?.median).toBeGreaterThanOrEqual(1);
     },
     30_000,
