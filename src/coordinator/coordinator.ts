@@ -119,14 +119,18 @@ interface Entry {
 /** 'lease': acquire() (takes the replica); 'request': request() (uses a ready one, takes nothing). */
 type WaiterKind = 'lease' | 'request';
 
+/** A queued caller. Plain data: settling goes through the coordinator (#grant, #reject). */
 interface Waiter {
+  readonly entry: Entry;
   readonly kind: WaiterKind;
   /** What the caller waits for (a Lease, or a ready Supervisor), or undefined if not available now. */
   readonly attempt: () => unknown;
-  /** Leave the queue and resolve with `value`. */
   readonly resolve: (value: unknown) => void;
-  /** Leave the queue and reject with `error` (nothing if it already left). */
-  readonly fail: (error: unknown) => void;
+  readonly reject: (error: unknown) => void;
+  readonly timeoutMs: number;
+  timer: NodeJS.Timeout | undefined;
+  readonly signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
 }
 
 /** Longer timers overflow in Node (they fire after 1 ms): treat such waits as unbounded. */
@@ -323,7 +327,6 @@ export class Coordinator extends EventEmitter {
       () => this.#readyReplica(entry),
       options.timeoutMs ?? this.options.acquireTimeoutMs,
       options.signal,
-      `waiting for a connection of ${JSON.stringify(key)}`,
     );
     const waitMs = waitStart < 0 ? 0 : performance.now() - waitStart;
     return this.#send(
@@ -355,7 +358,6 @@ export class Coordinator extends EventEmitter {
         () => this.#tryLease(entry, stack),
         timeout,
         options.signal,
-        `acquire(${JSON.stringify(key)})`,
       );
       if (waitStart >= 0 && leaseChannel.hasSubscribers) {
         leaseChannel.publish({
@@ -659,7 +661,6 @@ export class Coordinator extends EventEmitter {
     attempt: () => T | undefined,
     timeoutMs: number,
     signal: AbortSignal | undefined,
-    what: string,
   ): Promise<T> {
     if (entry.queued[kind] === 0) {
       // Nobody of this kind waits: serve whoever of the other kind is ahead, then try at once.
@@ -677,38 +678,58 @@ export class Coordinator extends EventEmitter {
       );
     }
     if (signal?.aborted) throw signal.reason;
+    // Hot under contention: one closure (the executor) per waiter, the rest is shared.
     return new Promise<T>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const leave = (): boolean => {
-        if (!entry.waiters.delete(waiter)) return false; // already served or failed
-        entry.queued[kind]--;
-        this.#queued--;
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        for (const s of entry.replicas) this.#table.addWaiters(s.slot, -1);
-        if (this.#queued === 0) this.#pumpStop?.abort(); // nobody waits: stop parking
-        return true;
-      };
-      const onAbort = () => waiter.fail(signal?.reason);
       const waiter: Waiter = {
+        entry,
         kind,
         attempt,
-        resolve: (value) => {
-          if (leave()) resolve(value as T);
-        },
-        fail: (error) => {
-          if (leave()) reject(error);
-        },
+        resolve: resolve as (value: unknown) => void,
+        reject,
+        timeoutMs,
+        timer: undefined,
+        signal,
+        onAbort: undefined,
       };
       entry.waiters.add(waiter);
       entry.queued[kind]++;
       this.#queued++;
       for (const s of entry.replicas) this.#table.addWaiters(s.slot, 1);
       if (timeoutMs < MAX_TIMER_MS)
-        timer = setTimeout(() => waiter.fail(new TimeoutError(what, timeoutMs)), timeoutMs);
-      signal?.addEventListener('abort', onAbort, { once: true });
+        waiter.timer = setTimeout(this.#onWaitTimeout, timeoutMs, waiter);
+      if (signal !== undefined) {
+        waiter.onAbort = () => this.#reject(waiter, signal.reason);
+        signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
       if (!this.#pumping) void this.#pump();
     });
+  }
+
+  readonly #onWaitTimeout = (waiter: Waiter): void => {
+    const key = JSON.stringify(waiter.entry.key);
+    const what = waiter.kind === 'lease' ? `acquire(${key})` : `waiting for a connection of ${key}`;
+    this.#reject(waiter, new TimeoutError(what, waiter.timeoutMs));
+  };
+
+  /** Take `waiter` out of its queue; false if it already left (served or failed). */
+  #leave(waiter: Waiter): boolean {
+    const entry = waiter.entry;
+    if (!entry.waiters.delete(waiter)) return false;
+    entry.queued[waiter.kind]--;
+    this.#queued--;
+    clearTimeout(waiter.timer);
+    if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener('abort', waiter.onAbort);
+    for (const s of entry.replicas) this.#table.addWaiters(s.slot, -1);
+    if (this.#queued === 0) this.#pumpStop?.abort(); // nobody waits: stop parking
+    return true;
+  }
+
+  #grant(waiter: Waiter, value: unknown): void {
+    if (this.#leave(waiter)) waiter.resolve(value);
+  }
+
+  #reject(waiter: Waiter, error: unknown): void {
+    if (this.#leave(waiter)) waiter.reject(error);
   }
 
   /**
@@ -724,7 +745,7 @@ export class Coordinator extends EventEmitter {
       if (!(waiter.kind === 'lease' ? leaseBlocked : requestBlocked)) {
         const got = waiter.attempt();
         if (got !== undefined) {
-          waiter.resolve(got);
+          this.#grant(waiter, got);
           continue;
         }
         if (waiter.kind === 'lease') leaseBlocked = true;
@@ -784,7 +805,7 @@ export class Coordinator extends EventEmitter {
     if (entry === undefined || entry.waiters.size === 0) return;
     const failure = this.#failure(entry);
     if (failure === undefined) this.#serveQueue(entry);
-    else for (const waiter of entry.waiters) waiter.fail(failure);
+    else for (const waiter of entry.waiters) this.#reject(waiter, failure);
   }
 
   #failure(entry: Entry): Error | undefined {
@@ -870,7 +891,7 @@ export class Coordinator extends EventEmitter {
   async #remove(entry: Entry, drainMs: number): Promise<void> {
     entry.removing = true;
     const closed = new ClosedError(`connection ${JSON.stringify(entry.key)}`);
-    for (const waiter of entry.waiters) waiter.fail(closed);
+    for (const waiter of entry.waiters) this.#reject(waiter, closed);
     await Promise.all(entry.replicas.map((s) => s.stop({ drainMs, remove: true })));
     for (const s of entry.replicas) {
       this.#bySlot.delete(s.slot);

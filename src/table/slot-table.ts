@@ -123,9 +123,11 @@ export interface LeaseWaitOptions {
 interface QueuedLease {
   readonly slots: readonly number[];
   readonly resolve: (leased: Leased) => void;
+  readonly reject: (error: unknown) => void;
+  readonly timeoutMs: number;
   timer: NodeJS.Timeout | undefined;
   readonly signal: AbortSignal | undefined;
-  readonly onAbort: () => void;
+  onAbort: (() => void) | undefined;
 }
 
 export class SlotTable {
@@ -524,36 +526,43 @@ export class SlotTable {
     timeout: number | undefined,
     signal: AbortSignal | undefined,
   ): Promise<Leased> {
+    // Hot under contention: one closure (the executor) per waiter, the rest is shared.
     return new Promise<Leased>((resolve, reject) => {
-      const drop = (error: unknown) => {
-        if (!this.#queue.has(waiter)) return; // already served or dropped
-        this.#leave(waiter);
-        reject(error);
-      };
       const waiter: QueuedLease = {
         slots,
         resolve,
+        reject,
+        timeoutMs: timeout ?? 0,
         timer: undefined,
         signal,
-        onAbort: () => drop(signal?.reason),
+        onAbort: undefined,
       };
-      if (timeout !== undefined && timeout < MAX_TIMER_MS) {
-        waiter.timer = setTimeout(
-          () => drop(new TimeoutError('SlotTable.leaseAnyAsync()', timeout)),
-          timeout,
-        );
+      if (timeout !== undefined && timeout < MAX_TIMER_MS)
+        waiter.timer = setTimeout(this.#onTimeout, timeout, waiter);
+      if (signal !== undefined) {
+        waiter.onAbort = () => this.#drop(waiter, signal.reason);
+        signal.addEventListener('abort', waiter.onAbort, { once: true });
       }
-      signal?.addEventListener('abort', waiter.onAbort, { once: true });
       this.#queue.add(waiter);
       if (!this.#pumping) void this.#pump();
     });
+  }
+
+  readonly #onTimeout = (waiter: QueuedLease): void =>
+    this.#drop(waiter, new TimeoutError('SlotTable.leaseAnyAsync()', waiter.timeoutMs));
+
+  /** Reject a waiter that is still queued (a timeout or an abort). */
+  #drop(waiter: QueuedLease, error: unknown): void {
+    if (!this.#queue.has(waiter)) return; // already served or dropped
+    this.#leave(waiter);
+    waiter.reject(error);
   }
 
   /** Take `waiter` out of the queue and drop its timer and abort listener. */
   #leave(waiter: QueuedLease): void {
     this.#queue.delete(waiter);
     clearTimeout(waiter.timer);
-    waiter.signal?.removeEventListener('abort', waiter.onAbort);
+    if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener('abort', waiter.onAbort);
     if (this.#queue.size === 0) this.#pumpStop?.abort(); // nobody left: stop parking (no keep-alive)
   }
 
