@@ -21,7 +21,7 @@
  * Both synchronous parts (a round's dispatch, one result's application) are timed with
  * performance.now and reported in stats: that is the coordinator's whole critical section here.
  */
-import { ProbeConfigError } from '../errors.ts';
+import { ContentionError, ProbeConfigError } from '../errors.ts';
 import type { SlotTable } from '../table/slot-table.ts';
 import { Flag } from '../table/state.ts';
 import { countOf, withCount } from './counters.ts';
@@ -96,6 +96,8 @@ export interface ProbeStats {
   timedOut: number;
   /** Results for a process that was replaced (or exited) meanwhile: dropped, never applied. */
   dropped: number;
+  /** Results not applied because the slot's record stayed held by a writer (one died mid-write). */
+  contended: number;
   configErrors: number;
   inFlight: number;
   /** Processes killed because liveness (or startup) failed. */
@@ -199,6 +201,7 @@ export class ProbeScheduler {
     failed: 0,
     timedOut: 0,
     dropped: 0,
+    contended: 0,
     configErrors: 0,
     inFlight: 0,
     kills: 0,
@@ -291,6 +294,7 @@ export class ProbeScheduler {
       failed: s.failed,
       timedOut: s.timedOut,
       dropped: s.dropped,
+      contended: s.contended,
       configErrors: s.configErrors,
       inFlight: s.inFlight,
       kills: s.kills,
@@ -444,8 +448,16 @@ export class ProbeScheduler {
           : pool.run({ check, timeoutMs: probe.timeoutMs, key: target.key, pid: target.pid });
     }
     void outcome.then((o) => {
-      this.#apply(target, r, probe, generation, o, performance.now() - now, round);
-      job.settle();
+      try {
+        this.#apply(target, r, probe, generation, o, performance.now() - now, round);
+      } catch (error) {
+        // The slot's record stayed held past the main thread's retry budget (a writer thread
+        // died mid-write): the result cannot be applied safely. Anything else is a listener's.
+        if (!(error instanceof ContentionError)) throw error;
+        this.#stats.contended++;
+      } finally {
+        job.settle();
+      }
     });
   }
 

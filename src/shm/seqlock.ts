@@ -53,8 +53,14 @@ export interface SeqlockWaitOptions {
 
 /** Attempts before a reader or writer stops spinning. */
 export const SEQLOCK_SPIN_LIMIT = 200;
-/** Attempts a sync call on the main thread makes before it throws ContentionError. */
-export const SEQLOCK_MAIN_THREAD_LIMIT = 20_000;
+/**
+ * How long a sync call on the main thread keeps retrying (it may not park) before it throws
+ * ContentionError. A write holds the record for a few stores, so a long odd SEQ means the writer
+ * thread lost its core mid-write: on a loaded 2-core machine that lasts a scheduler slice or two
+ * (1–10 ms), so a count of 20 000 spins (~2 ms) threw under load. 25 ms covers such a preemption;
+ * only a writer that died mid-write outlasts it.
+ */
+export const SEQLOCK_MAIN_THREAD_BUDGET_MS = 25;
 /** Default bound for a sync read/write that must park: a writer stuck this long has died. */
 export const SEQLOCK_DEFAULT_TIMEOUT_MS = 1000;
 
@@ -141,8 +147,8 @@ export class Seqlock {
   /**
    * Copy a consistent snapshot of all fields into `out` (a new Int32Array by default) and return
    * it. Spins briefly; then, in a worker, parks up to `timeoutMs` (default 1000) and throws
-   * TimeoutError; on the main thread it never parks and throws ContentionError after
-   * SEQLOCK_MAIN_THREAD_LIMIT attempts (use readAsync there if writers can stall).
+   * TimeoutError; on the main thread it never parks and throws ContentionError after retrying for
+   * SEQLOCK_MAIN_THREAD_BUDGET_MS (use readAsync there if writers can stall).
    */
   read<T extends Int32Array | number[] = Int32Array>(
     out: T = new Int32Array(this.fieldCount) as T,
@@ -154,11 +160,13 @@ export class Seqlock {
       cpuPause();
     }
     if (onMainThread) {
-      for (let attempt = SEQLOCK_SPIN_LIMIT; attempt < SEQLOCK_MAIN_THREAD_LIMIT; attempt++) {
+      const until = now() + SEQLOCK_MAIN_THREAD_BUDGET_MS;
+      for (let attempt = SEQLOCK_SPIN_LIMIT; ; attempt++) {
         if (this.#readOnce(out)) return out;
+        if ((attempt & 63) === 0 && now() >= until)
+          throw new ContentionError('Seqlock.read() on the main thread', attempt);
         cpuPause();
       }
-      throw new ContentionError('Seqlock.read() on the main thread', SEQLOCK_MAIN_THREAD_LIMIT);
     }
     const timeout =
       checkTimeout(options.timeoutMs, 'options.timeoutMs') ?? SEQLOCK_DEFAULT_TIMEOUT_MS;
@@ -236,12 +244,14 @@ export class Seqlock {
       cpuPause();
     }
     if (onMainThread) {
-      for (let attempt = SEQLOCK_SPIN_LIMIT; attempt < SEQLOCK_MAIN_THREAD_LIMIT; attempt++) {
+      const until = now() + SEQLOCK_MAIN_THREAD_BUDGET_MS;
+      for (let attempt = SEQLOCK_SPIN_LIMIT; ; attempt++) {
         const s = this.#tryEnter();
         if (s !== -1) return s;
+        if ((attempt & 63) === 0 && now() >= until)
+          throw new ContentionError('Seqlock.write() on the main thread', attempt);
         cpuPause();
       }
-      throw new ContentionError('Seqlock.write() on the main thread', SEQLOCK_MAIN_THREAD_LIMIT);
     }
     const timeout =
       checkTimeout(options.timeoutMs, 'options.timeoutMs') ?? SEQLOCK_DEFAULT_TIMEOUT_MS;

@@ -293,6 +293,25 @@ describe('Seqlock sequence and writer exclusion (single thread)', () => {
 });
 
 describe('Seqlock readers stay bounded when a writer stalls', () => {
+  it('a sync read on the main thread waits out a writer that holds the record for a few ms (lost its core)', async () => {
+    const lock = Seqlock.create(3);
+    lock.write([5, 5, 5]);
+    const peer = await startPeer(lock);
+    const gate = new Int32Array(new SharedArrayBuffer(8));
+    // The worker enters the write (odd sequence), waits for the gate, then stays inside 8 ms.
+    const written = peer.ask({ op: 'write', values: [6, 7, 8], gate, holdMs: 8 });
+    while (Atomics.load(gate, 1) === 0) await new Promise((resolve) => setImmediate(resolve));
+    Atomics.store(gate, 0, 1);
+    Atomics.notify(gate, 0);
+    const started = performance.now();
+    // Spinning on (never parking): 20 000 spins (~2 ms) used to throw ContentionError here.
+    expect(Array.from(lock.read())).toEqual([6, 7, 8]);
+    const waitedMs = performance.now() - started;
+    expect(await written).toMatchObject({ written: true });
+    expect(waitedMs).toBeGreaterThanOrEqual(4); // it really waited for the held record
+    expect(lock.write([1, 2, 3])).toBeUndefined(); // and a main-thread write gets in after it
+  });
+
   it('times out read() in a worker, gives up read() on the main thread, and times out readAsync', async () => {
     const lock = Seqlock.create(3);
     lock.write([5, 5, 5]);

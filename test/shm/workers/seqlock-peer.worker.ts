@@ -13,6 +13,8 @@ export interface PeerCommand {
   firstField?: number;
   /** Stall the write: [0] opens the gate, [1] is set (and notified) once the write has stalled. */
   gate?: Int32Array;
+  /** With `gate`: once it opens, keep the record held (busy) this long — a writer that lost its core. */
+  holdMs?: number;
 }
 
 export interface PeerReply {
@@ -33,7 +35,7 @@ const lock = seqlockVariants[variant](handle);
 const port = parentPort!;
 
 /** `values`, except that reading the first one (inside the write) waits for the gate to open. */
-function stalled(values: number[], gate: Int32Array): ArrayLike<number> {
+function stalled(values: number[], gate: Int32Array, holdMs = 0): ArrayLike<number> {
   let stalledOnce = false;
   return new Proxy(values, {
     get(target, key, receiver) {
@@ -42,6 +44,10 @@ function stalled(values: number[], gate: Int32Array): ArrayLike<number> {
         Atomics.store(gate, 1, 1);
         Atomics.notify(gate, 1);
         while (Atomics.load(gate, 0) === 0) Atomics.wait(gate, 0, 0);
+        const until = performance.now() + holdMs;
+        while (performance.now() < until) {
+          // busy: the record stays held (odd sequence)
+        }
       }
       return Reflect.get(target, key, receiver);
     },
@@ -57,7 +63,8 @@ port.on('message', (command: PeerCommand) => {
       port.postMessage({ values: Array.from(out), elapsedMs: performance.now() - started });
     } else {
       const values = command.values ?? [];
-      const source = command.gate === undefined ? values : stalled(values, command.gate);
+      const source =
+        command.gate === undefined ? values : stalled(values, command.gate, command.holdMs);
       lock.write(source, command.firstField ?? 0, options);
       port.postMessage({ written: true, elapsedMs: performance.now() - started });
     }
