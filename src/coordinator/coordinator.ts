@@ -123,8 +123,11 @@ type WaiterKind = 'lease' | 'request';
 interface Waiter {
   readonly entry: Entry;
   readonly kind: WaiterKind;
-  /** What the caller waits for (a Lease, or a ready Supervisor), or undefined if not available now. */
-  readonly attempt: () => unknown;
+  /**
+   * What the caller waits for (a Lease, or a ready Supervisor), or undefined if not available now.
+   * `only`: the one replica that just became usable (a hand-off pass); an acquire tries just it.
+   */
+  readonly attempt: (only?: Supervisor) => unknown;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
   readonly timeoutMs: number;
@@ -355,7 +358,7 @@ export class Coordinator extends EventEmitter {
       const lease = await this.#waitFor(
         entry,
         'lease',
-        () => this.#tryLease(entry, stack),
+        (only?: Supervisor) => this.#tryLease(entry, stack, only),
         timeout,
         options.signal,
       );
@@ -603,13 +606,15 @@ export class Coordinator extends EventEmitter {
     if (outcome === 'draining' && !supervisor.removed && !this.#closing) {
       void supervisor.retire('max-lifetime', this.options.acquireTimeoutMs);
     }
-    this.#serve(supervisor.key);
+    // Back to ready: the table's onLeasable hook has already handed it to the queue (#onLeasable).
+    if (outcome !== 'ready') this.#serve(supervisor.key);
   }
 
   // ---- internals ----------------------------------------------------------------------------
 
-  #tryLease(entry: Entry, stack: string | undefined): Lease | undefined {
-    for (const s of entry.replicas) {
+  /** Lease a replica of `entry` (only `only`, when given). */
+  #tryLease(entry: Entry, stack: string | undefined, only?: Supervisor): Lease | undefined {
+    for (const s of only === undefined ? entry.replicas : [only]) {
       const leaseId = this.#table.tryLease(s.slot);
       if (leaseId === 0) continue;
       const lease = new Lease(this.#leaseBackend, {
@@ -658,7 +663,7 @@ export class Coordinator extends EventEmitter {
   async #waitFor<T>(
     entry: Entry,
     kind: WaiterKind,
-    attempt: () => T | undefined,
+    attempt: (only?: Supervisor) => T | undefined,
     timeoutMs: number,
     signal: AbortSignal | undefined,
   ): Promise<T> {
@@ -737,13 +742,17 @@ export class Coordinator extends EventEmitter {
    * kind are skipped for this pass (acquires stay FIFO among themselves) while the other kind is
    * still tried, so requests are not held behind an acquire that cannot be served. Runs inside
    * table calls (onLeasable): it only tries leases and settles promises, nothing re-enters it.
+   *
+   * `only`: the replica whose release/start/readiness triggered this pass. Every usable replica is
+   * handed out by the pass of the event that made it usable (or by the pump, for other threads'
+   * changes), so acquires need try only that one; requests still pick the least busy ready one.
    */
-  #serveQueue(entry: Entry): void {
+  #serveQueue(entry: Entry, only?: Supervisor): void {
     let leaseBlocked = false;
     let requestBlocked = false;
     for (const waiter of entry.waiters) {
       if (!(waiter.kind === 'lease' ? leaseBlocked : requestBlocked)) {
-        const got = waiter.attempt();
+        const got = waiter.attempt(only);
         if (got !== undefined) {
           this.#grant(waiter, got);
           continue;
@@ -763,7 +772,7 @@ export class Coordinator extends EventEmitter {
   #onLeasable(slot: number): void {
     const s = this.#bySlot.get(slot);
     const entry = s === undefined ? undefined : this.#entries.get(s.key);
-    if (entry !== undefined && entry.waiters.size > 0) this.#serveQueue(entry);
+    if (entry !== undefined && entry.waiters.size > 0) this.#serveQueue(entry, s);
   }
 
   /**
