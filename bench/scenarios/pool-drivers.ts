@@ -3,7 +3,8 @@
  * tokens (or, for the coordinator line, real tiny subprocesses) so what is measured is the pool:
  *
  * - `atomvisor`: the SlotTable lease path the coordinator's acquire uses — `tryLease` by CAS on a
- *   ready slot, else park on the table's release futex (`leaseAnyAsync`), `release` by CAS.
+ *   ready slot, else queue in the table's in-thread FIFO (`leaseAnyAsync`: served by hand-off on
+ *   release, one futex pump per thread for other threads' releases), `release` by CAS.
  * - `atomvisor:coordinator`: `coordinator.acquire()` / `lease.release()` on real processes (the
  *   shell JSON-RPC server): the table path plus the coordinator's bookkeeping (Lease objects,
  *   waiter queues, stats).

@@ -135,7 +135,7 @@ function ratioTarget(
     if (waiters === 1)
       note = `one caller: both sides cost well under a microsecond per acquire+release (${(1e9 / ours.median).toFixed(0)} ns vs ${(1e9 / theirs.median).toFixed(0)} ns); the async call and promise each pool returns are a floor both share.`;
     else
-      note = `more callers than resources: atomvisor's waiters park on one futex word and every release wakes them all; the releasing caller takes the slot again before they run (no hand-off, no FIFO), so parked callers starve (see acquire max, fairness and timeouts) and wake in herds, while ${peer} hands each released resource to the head of its FIFO queue.`;
+      note = `more callers than resources, each holding its resource for one event-loop turn: every pool here (atomvisor's FIFO hand-off queue as much as ${peer}'s) is paced by event-loop turns, not by its own bookkeeping, so the ratio sits near 1× (compare fairness and acquire max: ≈ 1 and a few ms on both sides).`;
   }
   return {
     id,

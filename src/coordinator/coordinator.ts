@@ -20,6 +20,7 @@ import { EventEmitter } from 'node:events';
 import {
   ClosedError,
   ConnectionFailedError,
+  ContentionError,
   InvalidArgumentError,
   NotLeaseHolderError,
   QueueFullError,
@@ -97,7 +98,12 @@ export interface CoordinatorStats {
   oldestLeaseMs: number;
   protocolErrors: number;
   /** Housekeeping passes and their cost on the main thread (µs). */
-  housekeeping: { passes: number; lastPassUs: number; maxPassUs: number };
+  /**
+   * Housekeeping passes and their cost; `skipped`: slot reads (by housekeeping or stats) given up
+   * because the record stayed held by a writer past the main thread's retry budget (a thread that
+   * died mid-write); such a slot is left out of that pass or these stats.
+   */
+  housekeeping: { passes: number; lastPassUs: number; maxPassUs: number; skipped: number };
   /** Health probes: counts, outcomes, latency, dropped stale results, and their main-thread cost. */
   probes: ProbeStats;
 }
@@ -171,7 +177,15 @@ export class Coordinator extends EventEmitter {
   #queued = 0;
   #pumping = false;
   #pumpStop: AbortController | undefined;
-  #counters = { requests: 0, failed: 0, protocol: 0, passes: 0, lastPassUs: 0, maxPassUs: 0 };
+  #counters = {
+    requests: 0,
+    failed: 0,
+    protocol: 0,
+    passes: 0,
+    lastPassUs: 0,
+    maxPassUs: 0,
+    skipped: 0,
+  };
 
   constructor(options?: CoordinatorOptions) {
     super();
@@ -435,8 +449,9 @@ export class Coordinator extends EventEmitter {
     for (const entry of this.#entries.values()) {
       waiters += entry.waiters.size;
       for (const s of entry.replicas) {
-        const snap = this.#table.snapshot(s.slot);
         connections++;
+        const snap = this.#readSlot(s.slot);
+        if (snap === undefined) continue;
         byStatus[snap.status]++;
         inFlight += snap.inFlight;
         restarts += s.restarts;
@@ -463,6 +478,7 @@ export class Coordinator extends EventEmitter {
         passes: this.#counters.passes,
         lastPassUs: this.#counters.lastPassUs,
         maxPassUs: this.#counters.maxPassUs,
+        skipped: this.#counters.skipped,
       },
       probes: this.#probes.stats(),
     };
@@ -490,7 +506,8 @@ export class Coordinator extends EventEmitter {
     const hk = this.options.housekeeping;
     for (const s of this.#bySlot.values()) {
       if (s.removed) continue;
-      const snap = this.#table.snapshot(s.slot);
+      const snap = this.#readSlot(s.slot);
+      if (snap === undefined) continue; // look again next pass
       if (snap.status === 'leased' && snap.leaseId !== 0) {
         const lease = this.#leases.get(s.slot);
         if (
@@ -540,6 +557,21 @@ export class Coordinator extends EventEmitter {
     this.#counters.passes++;
     this.#counters.lastPassUs = us;
     if (us > this.#counters.maxPassUs) this.#counters.maxPassUs = us;
+  }
+
+  /**
+   * A slot's snapshot for the coordinator's own periodic work (housekeeping, stats), or undefined
+   * when its record stayed held by a writer past the main thread's retry budget (only a thread that
+   * died mid-write does that): counted, skipped, never thrown out of a timer or a metrics scrape.
+   */
+  #readSlot(slot: number): SlotSnapshot | undefined {
+    try {
+      return this.#table.snapshot(slot);
+    } catch (error) {
+      if (!(error instanceof ContentionError)) throw error;
+      this.#counters.skipped++;
+      return undefined;
+    }
   }
 
   /**

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCoordinator } from '../../src/index.ts';
+import { Table } from '../../src/shm/layout.ts';
 import { createBarrier } from '../helpers/barrier.ts';
 import { coordinatorsFor } from '../helpers/coordinators.ts';
 import { echoSpec, groupAlive, isAlive, STUBBORN, waitUntil } from '../helpers/processes.ts';
@@ -463,5 +464,31 @@ describe('shutdown', () => {
     await waitUntil(() => c.stats().inFlight === 1, 'in flight');
     await c.close({ timeoutMs: 5_000 });
     await expect(slow).resolves.toEqual({ slept: 200 });
+  });
+});
+
+describe('housekeeping never throws out of its timer', () => {
+  it('skips a slot whose record stays held (a writer died mid-write) and keeps serving the rest', async () => {
+    const c = coordinator();
+    await c.register('stuck', echoSpec());
+    await c.register('fine', echoSpec());
+    const slot = c.snapshot('stuck').replicas[0]?.slot as number;
+    const raw = new Int32Array(c.table.handle.buffer);
+    const seq = Table.slotBase(slot) + Table.SEQ;
+    const before = Atomics.load(raw, seq);
+    Atomics.store(raw, seq, before | 1); // odd: a write that never finishes
+    try {
+      expect(() => c.housekeep()).not.toThrow();
+      expect(() => c.housekeep()).not.toThrow();
+      const stats = c.stats(); // skips it too (a third give-up), counts the rest
+      expect(stats.housekeeping.skipped).toBe(3);
+      expect(stats.connections).toBe(2);
+      expect(stats.byStatus.ready).toBe(1);
+      await expect(c.request('fine', 'echo', { ok: 1 })).resolves.toEqual({ ok: 1 });
+    } finally {
+      Atomics.store(raw, seq, (before | 1) + 1); // the "writer" leaves
+    }
+    c.housekeep();
+    expect(c.stats()).toMatchObject({ housekeeping: { skipped: 3 }, byStatus: { ready: 2 } });
   });
 });
