@@ -7,9 +7,20 @@ import { markdownReport } from './markdown.ts';
 
 export { comparisonTable, targetsTable } from './text.ts';
 
-/** JSON with non-finite numbers (NaN medians of cases that did not run) kept readable as null. */
+/**
+ * JSON with non-finite numbers (NaN medians of cases that did not run) kept readable as null.
+ * Every measurement also carries the short form of the environment it was measured in (Node, V8,
+ * CPU, cores, OS, run date), so one row copied out of the file still says where it came from;
+ * the full record (timer resolution, load, Atomics.pause…) is the top-level `environment`.
+ */
 export function resultsJson(result: RunResult): string {
-  return `${JSON.stringify(result, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`;
+  const { node, v8, cpu, cores, os, date } = result.environment;
+  const environment = { node, v8, cpu, cores, os, date };
+  const withEnvironment = {
+    ...result,
+    measurements: result.measurements.map((m) => ({ ...m, environment })),
+  };
+  return `${JSON.stringify(withEnvironment, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`;
 }
 
 export function writeReports(result: RunResult, dir: string): string[] {

@@ -87,6 +87,7 @@ describe('bench runner', () => {
       for (const field of REQUIRED)
         expect(m, `${m.case} ${m.design}: ${field}`).toHaveProperty(field);
       if (m.samples > 0) expect(m.median).toBeGreaterThan(0);
+      expect(m.environment).toMatchObject({ node: process.version, cores: expect.any(Number) });
     }
     for (const field of [
       'node',
