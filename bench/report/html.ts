@@ -76,7 +76,7 @@ export function barChart(g: Group): string {
 
 const STYLE = `body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1000px;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1em}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}
-td:first-child,th:first-child{text-align:left}th{background:#f3f3f3}.met{color:#1a7f37}.missed{color:#cf222e;font-weight:bold}
+td:first-child,th:first-child,td.text,th.text{text-align:left}th{background:#f3f3f3}.met{color:#1a7f37}.missed{color:#cf222e;font-weight:bold}
 .notrun{color:#777}svg text{font:12px system-ui,sans-serif}pre{background:#f6f6f6;padding:.5em;overflow:auto}h3{margin-top:2em}`;
 
 export function htmlReport(result: RunResult): string {
@@ -97,10 +97,10 @@ export function htmlReport(result: RunResult): string {
   }
   out.push('<h2>Targets</h2>');
   out.push(
-    `<table><thead><tr><th>suite</th><th>target</th><th>measured</th><th>result</th><th>note</th></tr></thead><tbody>${result.targets
+    `<table><thead><tr><th>suite</th><th class="text">target</th><th>measured</th><th>result</th><th class="text">note</th></tr></thead><tbody>${result.targets
       .map((t) => {
         const cls = t.met === 'not run' ? 'notrun' : t.met ? 'met' : 'missed';
-        return `<tr><td>${escapeHtml(t.suite)}</td><td>${escapeHtml(t.description)}</td><td>${escapeHtml(t.shown)}</td><td class="${cls}">${verdict(t.met)}</td><td>${escapeHtml(t.note ?? '')}</td></tr>`;
+        return `<tr><td>${escapeHtml(t.suite)}</td><td class="text">${escapeHtml(t.description)}</td><td>${escapeHtml(t.shown)}</td><td class="${cls}">${verdict(t.met)}</td><td class="text">${escapeHtml(t.note ?? '')}</td></tr>`;
       })
       .join('')}</tbody></table>`,
   );
