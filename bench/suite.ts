@@ -80,6 +80,18 @@ export interface SuiteDef {
   targets?(measurements: readonly Measurement[]): TargetResult[];
 }
 
+/** A target whose cases did not run (or ran without a usable figure). */
+export function targetNotRun(id: string, description: string, note?: string): TargetResult {
+  return {
+    id,
+    description,
+    value: Number.NaN,
+    shown: 'n/a',
+    met: 'not run',
+    ...(note === undefined ? {} : { note }),
+  };
+}
+
 /** Find one measurement by its identifying fields (helper for targets). */
 export function findMeasurement(
   measurements: readonly Measurement[],

@@ -33,6 +33,7 @@ import {
   type Profile,
   type SuiteDef,
   type TargetResult,
+  targetNotRun,
 } from '../suite.ts';
 import {
   BATCH,
@@ -209,13 +210,7 @@ function roundTripTarget(measurements: readonly Measurement[]): TargetResult {
   const sc = findMeasurement(measurements, { ...where, design: 'SharedChannel spsc' });
   const pm = findMeasurement(measurements, { ...where, design: 'postMessage' });
   if (!sc || !pm || !(sc.median > 0)) {
-    return {
-      id: 'round-trip-vs-postmessage',
-      description,
-      value: Number.NaN,
-      shown: 'n/a',
-      met: 'not run',
-    };
+    return targetNotRun('round-trip-vs-postmessage', description);
   }
   const speedup = pm.median / sc.median;
   const met = speedup >= 100;
@@ -240,7 +235,7 @@ function spscTarget(measurements: readonly Measurement[], batched: boolean): Tar
     ? `SharedChannel SPSC one-way ≥ 20 M msgs/s, batch calls (trySendMany/tryReceiveMany, ${BATCH} per call)`
     : 'SharedChannel SPSC one-way ≥ 20 M msgs/s, one send/receive call per message';
   const m = findMeasurement(measurements, { suite: SUITE, metric: 'one-way throughput', design });
-  if (!m) return { id, description, value: Number.NaN, shown: 'n/a', met: 'not run' };
+  if (!m) return targetNotRun(id, description);
   const met = m.median >= 20e6;
   let note: string | undefined;
   if (!met && !batched) {

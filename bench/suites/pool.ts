@@ -15,6 +15,7 @@ import {
   type Profile,
   type SuiteDef,
   type TargetResult,
+  targetNotRun,
 } from '../suite.ts';
 
 const SUITE = 'pool';
@@ -119,14 +120,7 @@ function ratioTarget(
   const id = `pool-${peer}-w${waiters}`;
   if (!ours || !theirs || !Number.isFinite(ours.median) || !Number.isFinite(theirs.median)) {
     const status = theirs?.extra?.status;
-    return {
-      id,
-      description,
-      value: Number.NaN,
-      shown: 'n/a',
-      met: 'not run',
-      ...(typeof status === 'string' ? { note: status } : {}),
-    };
+    return targetNotRun(id, description, typeof status === 'string' ? status : undefined);
   }
   const value = ours.median / theirs.median;
   const met = value >= 5;

@@ -26,6 +26,7 @@ import {
   type Profile,
   type SuiteDef,
   type TargetResult,
+  targetNotRun,
 } from '../suite.ts';
 import type { ContendedWork } from '../workers/contended.worker.ts';
 
@@ -279,7 +280,7 @@ function snapshotTarget(measurements: readonly Measurement[]): TargetResult {
   const snap = findMeasurement(measurements, { ...where, design: 'Seqlock read (6 fields)' });
   const load = findMeasurement(measurements, { ...where, design: 'Atomics.load' });
   if (!snap || !load || !(load.median > 0)) {
-    return { id: 'snapshot-vs-load', description, value: Number.NaN, shown: 'n/a', met: 'not run' };
+    return targetNotRun('snapshot-vs-load', description);
   }
   const ratio = snap.median / load.median;
   const met = ratio <= 4;

@@ -19,6 +19,7 @@ import {
   type Profile,
   type SuiteDef,
   type TargetResult,
+  targetNotRun,
 } from '../suite.ts';
 
 const SUITE = 'scenarios';
@@ -303,8 +304,7 @@ function judgeBystander(
     metric: `${what} p99 during`,
   });
   const description = `${label}: ${what} p99 ≤ 2× their idle p99 (atomvisor)`;
-  if (!during || !idle)
-    return { id: fid, description, value: Number.NaN, shown: 'n/a', met: 'not run' };
+  if (!during || !idle) return targetNotRun(fid, description);
   const value = during.median / idle.median;
   const met = value <= 2;
   return {
@@ -344,8 +344,7 @@ export const suite: SuiteDef = {
       });
       const description =
         'F1: acquire p99 during a round of 10 hung probes ≥ 100× better than naive';
-      if (!a || !n)
-        out.push({ id: 'f1-ratio', description, value: Number.NaN, shown: 'n/a', met: 'not run' });
+      if (!a || !n) out.push(targetNotRun('f1-ratio', description));
       else {
         const value = n.median / a.median;
         out.push({
@@ -357,14 +356,7 @@ export const suite: SuiteDef = {
         });
       }
       const bound = 'F1: atomvisor acquire p99 during the round ≤ 1 ms';
-      if (!a)
-        out.push({
-          id: 'f1-bound',
-          description: bound,
-          value: Number.NaN,
-          shown: 'n/a',
-          met: 'not run',
-        });
+      if (!a) out.push(targetNotRun('f1-bound', bound));
       else
         out.push({
           id: 'f1-bound',
@@ -399,8 +391,7 @@ export const suite: SuiteDef = {
         metric: 'lost updates',
       });
       const nTorn = findMeasurement(all, { suite: SUITE, case: 'f3-naive', metric: 'torn reads' });
-      if (!lost || !torn)
-        out.push({ id: 'f3', description, value: Number.NaN, shown: 'n/a', met: 'not run' });
+      if (!lost || !torn) out.push(targetNotRun('f3', description));
       else
         out.push({
           id: 'f3',
@@ -418,7 +409,7 @@ export const suite: SuiteDef = {
         case: 'f4-atomvisor',
         metric: 'leaked leases found',
       });
-      if (!a) out.push({ id: 'f4', description, value: Number.NaN, shown: 'n/a', met: 'not run' });
+      if (!a) out.push(targetNotRun('f4', description));
       else {
         const leaked = Number(a.extra?.leaked ?? Number.NaN);
         out.push({

@@ -31,6 +31,7 @@ import {
   type Profile,
   type SuiteDef,
   type TargetResult,
+  targetNotRun,
 } from '../suite.ts';
 import {
   Ctrl,
@@ -296,7 +297,7 @@ function ratioTarget(
   const atomic = findMeasurement(measurements, { ...where, design: 'atomic' });
   const mutex = findMeasurement(measurements, { ...where, design: 'mutex' });
   if (!atomic || !mutex || !(mutex.median > 0)) {
-    return { id, description, value: Number.NaN, shown: 'n/a', met: 'not run' };
+    return targetNotRun(id, description);
   }
   const ratio = atomic.median / mutex.median;
   // The CIs overlap the bound: say the verdict rests on noisy samples.
