@@ -3,25 +3,10 @@
  * are bench's own): a zombie-aware liveness check — in containers orphans are reaped late, and
  * `kill(pid, 0)` succeeds on a zombie, which is dead — and a process-group kill that never throws.
  */
-import { readFileSync } from 'node:fs';
+import { processAlive } from '../../src/io/process-group.ts';
 
 /** Whether `pid` is a running (not zombie) process. */
-export function isAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    // No /proc (macOS): kill(pid, 0) is all there is.
-    return process.platform !== 'linux';
-  }
-}
+export const isAlive = processAlive;
 
 /** SIGKILL a process group (a child spawned with `detached: true`); ignores one already gone. */
 export function killGroup(pid: number | undefined): void {

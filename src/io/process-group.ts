@@ -118,16 +118,54 @@ export async function stopGroup(
   return { ...info, stage };
 }
 
-/** A process's start time in clock ticks since boot (/proc/PID/stat field 22), if knowable. */
-export function processStartTime(pid: number): string | undefined {
+/** The fields of /proc/PID/stat this project reads, or undefined (no such process, or no /proc). */
+export interface ProcStat {
+  /** 'R', 'S', 'D', 'Z' (zombie: exited, not yet reaped), 'X' (dead)… */
+  state: string;
+  ppid: number;
+  pgrp: number;
+  /** Start time in clock ticks since boot (field 22), as text. */
+  startTime: string | undefined;
+}
+
+export function procStat(pid: number | string): ProcStat | undefined {
+  let stat: string;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Field 2 (comm) may contain spaces and parentheses: split after the last ')'.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return rest[19]; // field 22 overall = index 19 after pid and comm
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch {
     return undefined;
   }
+  // Field 2 (comm) may contain spaces and parentheses: split after the last ')'.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // rest[0] is field 3 overall (state), rest[1] field 4 (ppid), rest[2] field 5 (pgrp).
+  return {
+    state: rest[0] ?? '',
+    ppid: Number(rest[1]),
+    pgrp: Number(rest[2]),
+    startTime: rest[19],
+  };
+}
+
+/** A process's start time in clock ticks since boot (/proc/PID/stat field 22), if knowable. */
+export function processStartTime(pid: number): string | undefined {
+  return procStat(pid)?.startTime;
+}
+
+/**
+ * Whether `pid` is a running process. A zombie (exited, not yet reaped: orphans in containers are
+ * reaped late by PID 1) is dead, though `kill(pid, 0)` still succeeds on it. Where there is no
+ * /proc (not Linux), `kill(pid, 0)` is all there is.
+ */
+export function processAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  const stat = procStat(pid);
+  if (stat === undefined) return process.platform !== 'linux';
+  return stat.state !== 'Z' && stat.state !== 'X';
 }
 
 /** Members of group `pgid` that are not zombies (exited, waiting to be reaped). */
@@ -146,14 +184,8 @@ export function groupMembers(pgid: number, liveOnly = false): number[] {
   const members: number[] = [];
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // field 3: state ('Z' = zombie), field 5: pgrp
-      if (Number(rest[2]) === pgid && !(liveOnly && rest[0] === 'Z')) members.push(Number(entry));
-    } catch {
-      // the process exited while we looked
-    }
+    const stat = procStat(entry); // undefined: it exited while we looked
+    if (stat?.pgrp === pgid && !(liveOnly && stat.state === 'Z')) members.push(Number(entry));
   }
   return members;
 }

@@ -2,8 +2,8 @@
  * Process facts for tests: fixture paths, a zombie-aware liveness check, and a polling wait that
  * fails loudly at a generous deadline (no sleep-and-hope).
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { liveMembers, processAlive, signalGroup } from '../../src/io/process-group.ts';
 
 export const fixture = (name: string): string =>
   fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
@@ -29,40 +29,11 @@ export function echoSpec(extra: Record<string, unknown> = {}) {
  * Whether `pid` is a running process. A zombie (exited, not yet reaped — orphans here are reaped
  * late by PID 1) counts as dead, though `kill(pid, 0)` still succeeds on it.
  */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
-    throw error;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
+export const isAlive = processAlive;
 
 /** Whether any live (non-zombie) process is in process group `pgid`. */
 export function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-  } catch {
-    return false;
-  }
-  // Members may all be zombies: check each one.
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(rest[2]) === pgid && rest[0] !== 'Z') return true;
-    } catch {
-      // gone while we looked
-    }
-  }
-  return false;
+  return signalGroup(pgid, 0 as unknown as NodeJS.Signals) && liveMembers(pgid).length > 0;
 }
 
 /** Poll `condition` every 10 ms until it holds; throw after `timeoutMs` saying what was awaited. */

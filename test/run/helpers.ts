@@ -4,9 +4,10 @@
  * Prometheus text strictly, and kill everything a test started even when it fails.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
+import { procStat } from '../../src/io/process-group.ts';
 import { isAlive, waitUntil } from '../helpers/processes.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -121,16 +122,11 @@ export function descendants(pid: number): number[] {
   const parents = new Map<number, number[]>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const ppid = Number(rest[1]);
-      const list = parents.get(ppid) ?? [];
-      list.push(Number(entry));
-      parents.set(ppid, list);
-    } catch {
-      // gone while we looked
-    }
+    const stat = procStat(entry);
+    if (stat === undefined) continue; // gone while we looked
+    const list = parents.get(stat.ppid) ?? [];
+    list.push(Number(entry));
+    parents.set(stat.ppid, list);
   }
   const out: number[] = [];
   const walk = (p: number) => {
