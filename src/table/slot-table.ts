@@ -602,13 +602,9 @@ export class SlotTable {
       let got: Leased | undefined;
       for (const slot of waiter.slots) {
         if (busy.has(slot)) continue;
-        const leaseId = this.tryLease(slot);
-        if (leaseId === 0) {
-          busy.add(slot);
-          continue;
-        }
-        got = { slot, leaseId, generation: StateWord.get(this.word(slot), 'generation') };
-        break;
+        got = this.#leaseOne(slot);
+        if (got !== undefined) break;
+        busy.add(slot);
       }
       if (got === undefined) continue;
       this.#leave(waiter);
@@ -625,14 +621,10 @@ export class SlotTable {
     if (this.#queue.size > 0) {
       for (const waiter of this.#queue) {
         if (!waiter.slots.includes(slot)) continue;
-        const leaseId = this.tryLease(slot);
-        if (leaseId !== 0) {
+        const got = this.#leaseOne(slot);
+        if (got !== undefined) {
           this.#leave(waiter);
-          waiter.resolve({
-            slot,
-            leaseId,
-            generation: StateWord.get(this.word(slot), 'generation'),
-          });
+          waiter.resolve(got);
           return;
         }
         break; // not leasable (taken by another thread, or unready): nobody here can have it
@@ -646,12 +638,17 @@ export class SlotTable {
     const n = slots.length;
     const start = n > 1 ? Math.floor(Math.random() * n) : 0;
     for (let i = 0; i < n; i++) {
-      const slot = slots[(start + i) % n] as number;
-      const leaseId = this.tryLease(slot);
-      if (leaseId !== 0)
-        return { slot, leaseId, generation: StateWord.get(this.word(slot), 'generation') };
+      const got = this.#leaseOne(slots[(start + i) % n] as number);
+      if (got !== undefined) return got;
     }
     return undefined;
+  }
+
+  /** Lease `slot` if it is leasable now (one CAS), with the generation it was leased at. */
+  #leaseOne(slot: number): Leased | undefined {
+    const leaseId = this.tryLease(slot);
+    if (leaseId === 0) return undefined;
+    return { slot, leaseId, generation: StateWord.get(this.word(slot), 'generation') };
   }
 
   #announceRelease(): void {
