@@ -8,16 +8,15 @@
  * start that is late by a timer tick is not blamed on the operation; a stall of the event loop
  * itself is measured separately (event-loop delay, or the coordinator's own section timings).
  */
-import { summarise } from '../stats.ts';
+import { quantileSorted, summarise } from '../stats.ts';
 import type { Measurement } from '../suite.ts';
 
 /** The q-quantile (0..1) of `values` (nearest rank); NaN when empty. */
 export function quantile(values: readonly number[], q: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[
-    Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))
-  ] as number;
+  return quantileSorted(
+    [...values].sort((a, b) => a - b),
+    q,
+  );
 }
 
 export const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));

@@ -12,6 +12,7 @@ import { runF3 } from '../scenarios/f3.ts';
 import { runF4 } from '../scenarios/f4.ts';
 import { runF5 } from '../scenarios/f5.ts';
 import { type MeasurementBase, measured } from '../scenarios/measure.ts';
+import { summarise } from '../stats.ts';
 import {
   type CaseDef,
   findMeasurement,
@@ -101,12 +102,7 @@ function bystanderMeasurements(
   ];
 }
 
-function median(values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  if (s.length === 0) return Number.NaN;
-  const m = s.length >> 1;
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-}
+const median = (values: readonly number[]): number => summarise(values).median;
 
 function caseFor(id: string, design: Design, profile: Profile): CaseDef {
   const p = params(profile);
