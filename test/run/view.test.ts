@@ -38,13 +38,18 @@ describe('live view', () => {
     ]
       .map(quote)
       .join(' ');
+    // `script` runs the command through $SHELL -c. dash does not exec a lone command: it would
+    // stay in the terminal's foreground group, die of the Ctrl-C itself, and script would report
+    // 130 while atomvisor was still closing. `exec` makes the command the terminal's process
+    // under any shell.
+    const shellCommand = `exec ${command}`;
     const tablePids = (out: string) => {
       const last = frames(out).at(-2) ?? '';
       return [...last.matchAll(/^(?:text#\d|warming|kv)\s+\S+\s+(\d+)\s/gm)].map((m) =>
         Number(m[1]),
       );
     };
-    const run = start(['script', '-qfec', command, '/dev/null'], {
+    const run = start(['script', '-qfec', shellCommand, '/dev/null'], {
       env: { ...process.env, TERM: 'xterm-256color' },
       pids: (h) => tablePids(h.stdout()),
     });
@@ -79,7 +84,8 @@ describe('live view', () => {
     expect(pids).toHaveLength(4);
     run.child.stdin?.write('\u0003'); // Ctrl-C, typed into the terminal
     const exit = await run.exited;
-    expect(exit).toEqual({ code: 0, signal: null });
+    const tail = strip(run.stdout().slice(run.stdout().lastIndexOf(`${ESC}[?1049l`)));
+    expect(exit, `after Ctrl-C:\n${tail}`).toEqual({ code: 0, signal: null });
     const after = run.stdout().slice(run.stdout().lastIndexOf(`${ESC}[?1049l`));
     expect(after).toMatch(/shutdown reason=SIGINT/);
     expect(after).toMatch(/closed ms=\d+/);
