@@ -33,6 +33,7 @@ import { readNumber, readObject } from '../options.ts';
 import { decodeProbeCounts, type ProbeCounts } from '../probes/counters.ts';
 import { ProbeScheduler, type ProbeStats, type RoundReport } from '../probes/scheduler.ts';
 import type { ProbeName } from '../probes/spec.ts';
+import { nearestRank } from '../quantile.ts';
 import { checkSignal, checkTimeout, describe } from '../shm/validate.ts';
 import { type SlotSnapshot, SlotTable } from '../table/slot-table.ts';
 import { Flag, STATUS_NAMES, type StatusName } from '../table/state.ts';
@@ -459,10 +460,7 @@ export class Coordinator extends EventEmitter {
       }
     }
     const holds = [...this.#holds].sort((a, b) => a - b);
-    const at = (q: number) =>
-      holds.length === 0
-        ? 0
-        : (holds[Math.min(holds.length - 1, Math.floor(q * holds.length))] as number);
+    const at = (q: number) => nearestRank(holds, q);
     return {
       connections,
       byStatus,

@@ -22,6 +22,7 @@
  * performance.now and reported in stats: that is the coordinator's whole critical section here.
  */
 import { ContentionError, ProbeConfigError } from '../errors.ts';
+import { nearestRank } from '../quantile.ts';
 import type { SlotTable } from '../table/slot-table.ts';
 import { Flag } from '../table/state.ts';
 import { countOf, withCount } from './counters.ts';
@@ -283,10 +284,7 @@ export class ProbeScheduler {
   stats(): ProbeStats {
     const s = this.#stats;
     const sorted = [...this.#latencies].sort((a, b) => a - b);
-    const at = (q: number) =>
-      sorted.length === 0
-        ? 0
-        : (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number);
+    const at = (q: number) => nearestRank(sorted, q);
     return {
       dispatched: s.dispatched,
       results: s.results,
