@@ -158,7 +158,11 @@ const STATUS_RANK: readonly StatusName[] = [
   'empty',
 ];
 
+let nextCoordinatorId = 1;
+
 export class Coordinator extends EventEmitter {
+  /** Process-unique; every diagnostics-channel message carries it as `coordinator`. */
+  readonly id = nextCoordinatorId++;
   readonly options: ResolvedOptions;
   readonly #table: SlotTable;
   readonly #io: IoPool;
@@ -379,6 +383,7 @@ export class Coordinator extends EventEmitter {
       );
       if (waitStart >= 0 && leaseChannel.hasSubscribers) {
         leaseChannel.publish({
+          coordinator: this.id,
           action: 'acquire',
           key,
           slot: lease.slot,
@@ -390,6 +395,7 @@ export class Coordinator extends EventEmitter {
     } catch (error) {
       if (waitStart >= 0 && leaseChannel.hasSubscribers) {
         leaseChannel.publish({
+          coordinator: this.id,
           action: 'acquire-failed',
           key,
           waitMs: performance.now() - waitStart,
@@ -616,6 +622,7 @@ export class Coordinator extends EventEmitter {
     this.#holds.push(holdMs);
     if (leaseChannel.hasSubscribers) {
       leaseChannel.publish({
+        coordinator: this.id,
         action: 'release',
         key: lease.key,
         slot: lease.slot,
@@ -909,6 +916,7 @@ export class Coordinator extends EventEmitter {
     } finally {
       if (sentAt >= 0 && requestChannel.hasSubscribers) {
         requestChannel.publish({
+          coordinator: this.id,
           key: s.key,
           slot: s.slot,
           generation,
@@ -1010,9 +1018,9 @@ export class Coordinator extends EventEmitter {
   }
 
   #emit<E extends keyof CoordinatorEvents>(event: E, payload: CoordinatorEvents[E]): void {
-    if (events.hasSubscribers) events.publish({ event, ...payload });
+    if (events.hasSubscribers) events.publish({ event, coordinator: this.id, ...payload });
     const named = EVENT_CHANNEL[event];
-    if (named?.hasSubscribers) named.publish({ event, ...payload });
+    if (named?.hasSubscribers) named.publish({ event, coordinator: this.id, ...payload });
     if (this.listenerCount(event) > 0) this.emit(event, payload);
   }
 

@@ -9,6 +9,9 @@
  * - `atomvisor:process`: process lifecycle: spawn, ready, start-failed, exit, restart, failed,
  *   retire, evict, io-worker-exit.
  * The catch-all `atomvisor:coordinator` channel (every coordinator event) stays as it was.
+ *
+ * Every message carries `coordinator`, the publishing coordinator's `id` (process-unique), so a
+ * subscriber can tell apart two coordinators in one process that use the same keys.
  */
 import { channel } from 'node:diagnostics_channel';
 import type { CoordinatorEventName, CoordinatorEvents } from './events.ts';
@@ -23,6 +26,8 @@ export const CHANNEL_NAMES = {
 
 /** A finished request (plain `request()` or through a lease). */
 export interface RequestMessage {
+  /** The publishing coordinator's `id`. */
+  coordinator: number;
   key: string;
   slot: number;
   generation: number;
@@ -38,14 +43,15 @@ export interface RequestMessage {
   leased: boolean;
 }
 
-export type LeaseMessage =
+export type LeaseMessage = { coordinator: number } & (
   | { action: 'acquire'; key: string; slot: number; leaseId: number; waitMs: number }
   | { action: 'acquire-failed'; key: string; waitMs: number; error: string }
-  | { action: 'release'; key: string; slot: number; leaseId: number; holdMs: number };
+  | { action: 'release'; key: string; slot: number; leaseId: number; holdMs: number }
+);
 
-/** `{ event, ...payload }` of a coordinator event, as on `atomvisor:coordinator`. */
+/** `{ event, coordinator, ...payload }` of a coordinator event, as on `atomvisor:coordinator`. */
 export type EventMessage<E extends CoordinatorEventName = CoordinatorEventName> = {
-  [K in E]: { event: K } & CoordinatorEvents[K];
+  [K in E]: { event: K; coordinator: number } & CoordinatorEvents[K];
 }[E];
 
 export const requestChannel = channel(CHANNEL_NAMES.request);

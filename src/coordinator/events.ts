@@ -2,7 +2,8 @@ import type { ProbeEvent, UnhealthyEvent } from '../probes/scheduler.ts';
 
 /**
  * What the coordinator reports. Every event goes to the Coordinator's EventEmitter under its name
- * and to the `node:diagnostics_channel` channel `atomvisor:coordinator` as `{ event, ...payload }`.
+ * and to the `node:diagnostics_channel` channel `atomvisor:coordinator` as
+ * `{ event, coordinator, ...payload }` (`coordinator`: the publishing coordinator's `id`).
  */
 export interface CoordinatorEvents {
   /** A process was started (before its handshake). */

@@ -192,18 +192,18 @@ export function createMetrics(
     },
   });
 
-  const keys = new Set<string>();
-  const ours = (key: string) => keys.has(key) || coordinator.keys().includes(key);
+  // Only this coordinator's messages: another one in the process may use the same keys.
+  const ours = (m: { coordinator: number }) => m.coordinator === coordinator.id;
   const onRequest = (message: unknown) => {
     const m = message as RequestMessage;
-    if (!ours(m.key)) return;
+    if (!ours(m)) return;
     requests.inc({ key: m.key, outcome: m.ok ? 'ok' : (m.error ?? 'error') });
     requestSeconds.observe({ key: m.key }, m.durationMs / 1000);
     if (!m.leased) requestWait.observe({ key: m.key }, m.waitMs / 1000);
   };
   const onLease = (message: unknown) => {
     const m = message as LeaseMessage;
-    if (!ours(m.key)) return;
+    if (!ours(m)) return;
     if (m.action === 'acquire')
       leaseWait.observe({ key: m.key, outcome: 'acquired' }, m.waitMs / 1000);
     else if (m.action === 'acquire-failed')
@@ -214,10 +214,7 @@ export function createMetrics(
   subscribe(CHANNEL_NAMES.lease, onLease);
 
   const listeners: { [E in keyof CoordinatorEvents]?: (e: CoordinatorEvents[E]) => void } = {
-    spawn: (e) => {
-      keys.add(e.key);
-      starts.inc({ key: e.key });
-    },
+    spawn: (e) => starts.inc({ key: e.key }),
     'start-failed': (e) => startFailures.inc({ key: e.key }),
     exit: (e) => exits.inc({ key: e.key, expected: String(e.expected) }),
     restart: (e) => restarts.inc({ key: e.key }),

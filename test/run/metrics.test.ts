@@ -126,6 +126,42 @@ describe('metrics', () => {
   });
 });
 
+describe('two coordinators in one process', () => {
+  it("tag their messages with their own id, and each one's metrics count only its own", async () => {
+    const requests = record<RequestMessage>(CHANNEL_NAMES.request);
+    const lifecycle = record<EventMessage>(CHANNEL_NAMES.process);
+    const a = coordinators.make();
+    const b = coordinators.make();
+    expect(a.id).not.toBe(b.id);
+    const servers = [{ name: 'echo', spec: echoSpec(), replicas: 1 }];
+    const metrics = createMetrics(a, new RunStatus(a, servers), { defaultMetrics: false });
+    try {
+      // The same key in both.
+      await a.register('echo', echoSpec());
+      await b.register('echo', echoSpec());
+      for (let i = 0; i < 2; i++) await a.request('echo', 'echo', { i });
+      for (let i = 0; i < 3; i++) await b.request('echo', 'echo', { i });
+      await b.withConnection('echo', (lease) => lease.request('echo', {}));
+      expect(requests.map((r) => r.coordinator)).toEqual([a.id, a.id, b.id, b.id, b.id, b.id]);
+      expect(
+        lifecycle
+          .filter((e) => e.event === 'spawn')
+          .map((e) => e.coordinator)
+          .sort(),
+      ).toEqual([a.id, b.id].sort());
+      const f = parsePrometheus(await metrics.scrape());
+      expect(sampleValue(f, 'atomvisor_requests_total', { key: 'echo', outcome: 'ok' })).toBe(2);
+      expect(sampleValue(f, 'atomvisor_process_starts_total', { key: 'echo' })).toBe(1);
+      // b's lease never reached a's metrics.
+      expect(
+        sampleValue(f, 'atomvisor_lease_wait_seconds_count', { key: 'echo', outcome: 'acquired' }),
+      ).toBeUndefined();
+    } finally {
+      metrics.close();
+    }
+  });
+});
+
 describe('the strict Prometheus parser', () => {
   const ok = '# HELP a_total x\n# TYPE a_total counter\na_total{k="v"} 1\n';
   const hist = (lines: string) => `# TYPE h histogram\n${lines}`;
