@@ -6,13 +6,15 @@
  *   curl -s localhost:PORT/upper -d '{"text":"hello"}'
  *   curl -s localhost:PORT/session -d '{"key":"a","value":1}'   # two calls on one process
  *   curl -s localhost:PORT/readyz
+ *   curl -s localhost:PORT/metrics                              # Prometheus
  *
- * In your own service, import from 'atomvisor' instead of '../src/index.ts'.
+ * In your own service, import from 'atomvisor' and 'atomvisor/metrics' instead of '../src/…'.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createCoordinator } from '../src/index.ts';
+import { createMetrics } from '../src/run/metrics.ts';
 
 const server = (name: string) => fileURLToPath(new URL(`./servers/${name}`, import.meta.url));
 
@@ -33,6 +35,10 @@ await coordinator.register(
   { replicas: 3 },
 );
 await coordinator.register('kv', { command: process.execPath, args: [server('kv-server.mjs')] });
+
+// Requests, leases (wait and hold), probes, restarts, replicas by status: docs/run.md lists them.
+// Pass `{ registry }` to add them to your service's own prom-client registry.
+const metrics = createMetrics(coordinator);
 
 async function body(req: IncomingMessage): Promise<Record<string, unknown>> {
   let text = '';
@@ -85,6 +91,10 @@ const http = createServer(async (req, res) => {
       return reply(res, 200, result);
     }
     if (path === '/stats') return reply(res, 200, coordinator.stats());
+    if (path === '/metrics') {
+      res.writeHead(200, { 'content-type': metrics.contentType });
+      return res.end(await metrics.scrape());
+    }
     return reply(res, 404, { error: 'not found' });
   } catch (error) {
     const code = (error as { code?: string }).code ?? 'internal';
@@ -103,6 +113,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, async () => {
     closing = true;
     http.close(); // no new connections; open ones finish
+    metrics.close();
     await coordinator.close({ timeoutMs: 5_000 }); // in-flight work finishes, then processes stop
     http.closeAllConnections();
     console.log(JSON.stringify({ event: 'closed', signal }));

@@ -16,7 +16,7 @@ import { signalGroup } from '../io/process-group.ts';
 import { DEFAULT_CONFIG, loadConfig, type RunConfig } from './config.ts';
 import { type StatusEndpoint, startEndpoint } from './http.ts';
 import { forwardEvents, jsonReporter, type Reporter, textReporter } from './log.ts';
-import { createMetrics, type RunMetrics } from './metrics.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
 import { onShutdownSignals, type ShutdownSignal, SIGNAL_EXIT_CODES } from './signals.ts';
 import { RunStatus } from './status.ts';
 import { LiveView } from './view.ts';
@@ -126,7 +126,7 @@ async function run(config: RunConfig, flags: RunFlags): Promise<number> {
   const coordinator = createCoordinator(config.coordinator);
   const status = new RunStatus(coordinator, config.servers);
   let endpoint: StatusEndpoint | undefined;
-  let metrics: RunMetrics | undefined;
+  let metrics: Metrics | undefined;
 
   // The reporter may change once: the live view hands over to log lines when it stops.
   const logs: Reporter = flags.json ? jsonReporter(process.stdout) : textReporter(process.stdout);
@@ -198,7 +198,7 @@ async function run(config: RunConfig, flags: RunFlags): Promise<number> {
       pid: process.pid,
     });
     if (http !== undefined) {
-      metrics = createMetrics(coordinator, status);
+      metrics = createMetrics(coordinator, { status });
       endpoint = await startEndpoint(http, status, metrics);
       reporter.event('listening', {
         url: endpoint.url,

@@ -10,7 +10,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { RunMetrics } from './metrics.ts';
+import type { Metrics } from './metrics.ts';
 import type { RunStatus } from './status.ts';
 
 export interface StatusEndpoint {
@@ -23,7 +23,7 @@ export interface StatusEndpoint {
 export async function startEndpoint(
   options: { host: string; port: number },
   status: RunStatus,
-  metrics: RunMetrics,
+  metrics: Metrics,
 ): Promise<StatusEndpoint> {
   const server = createServer((req, res) => {
     handle(req, res, status, metrics).catch((error: unknown) => {
@@ -55,7 +55,7 @@ async function handle(
   req: IncomingMessage,
   res: ServerResponse,
   status: RunStatus,
-  metrics: RunMetrics,
+  metrics: Metrics,
 ): Promise<void> {
   const path = new URL(req.url ?? '/', 'http://localhost').pathname;
   if (req.method !== 'GET' && req.method !== 'HEAD') {

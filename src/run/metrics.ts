@@ -1,9 +1,10 @@
 /**
- * Prometheus metrics for `atomvisor run` (prom-client, on a registry of its own). Counters and
+ * Prometheus metrics for a coordinator (prom-client): what `atomvisor run` serves on /metrics, and
+ * what a service that embeds the coordinator imports from 'atomvisor/metrics'. Counters and
  * histograms are fed by events as they happen — requests and leases from the diagnostics channels
- * (src/coordinator/diagnostics.ts), lifecycle and probes from the coordinator's events — and the
- * gauges are read at scrape time from lock-free snapshots, so an idle scrape costs nothing between
- * scrapes. Names and labels are listed in docs/run.md.
+ * (src/coordinator/diagnostics.ts, only this coordinator's messages), lifecycle and probes from the
+ * coordinator's events — and the gauges are read at scrape time from lock-free snapshots, so an
+ * idle scrape costs nothing between scrapes. Names and labels are listed in docs/run.md.
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
@@ -14,29 +15,67 @@ import {
   type RequestMessage,
 } from '../coordinator/diagnostics.ts';
 import type { CoordinatorEvents } from '../coordinator/events.ts';
+import { InvalidArgumentError } from '../errors.ts';
 import { STATUS_NAMES } from '../table/state.ts';
-import type { RunStatus } from './status.ts';
+import { RunStatus } from './status.ts';
+
+export { type ReplicaRow, RunStatus } from './status.ts';
 
 const FAST = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const SLOW = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300];
 
-export interface RunMetrics {
+export interface Metrics {
   readonly registry: Registry;
-  /** The Prometheus text exposition. */
+  /** The Prometheus text exposition of the whole registry. */
   scrape(): Promise<string>;
   readonly contentType: string;
-  /** Stop listening (channels, events). */
+  /** Stop listening (channels, events) and take this coordinator's metrics off the registry. */
   close(): void;
 }
 
-export function createMetrics(
-  coordinator: Coordinator,
-  status: RunStatus,
-  options: { defaultMetrics?: boolean } = {},
-): RunMetrics {
-  const registry = new Registry();
+export interface MetricsOptions {
+  /**
+   * Register into this prom-client registry (e.g. your service's own) instead of a new one. Our
+   * metric names start with `atomvisor_`; two coordinators need two registries.
+   */
+  registry?: Registry;
+  /**
+   * Also collect Node's default process metrics (`process_*`, `nodejs_*`). Default: true on a
+   * registry of our own, false on one you pass (your service likely collects them already).
+   */
+  defaultMetrics?: boolean;
+  /**
+   * The replica view the gauges read (`atomvisor run` passes its own, which knows the config's
+   * servers); default: one over every key the coordinator has registered.
+   */
+  status?: RunStatus;
+}
+
+/**
+ * prom-client 15 writes a NaN sample value as `Nan` (e.g. the event-loop lag mean before its first
+ * sample); the exposition format spells it `NaN`, and strict parsers reject anything else.
+ */
+function spellNaN(text: string): string {
+  return text.replace(/^([^#\n].*) Nan$/gm, '$1 NaN');
+}
+
+/** Prometheus metrics for `coordinator`. Call `close()` when done (before the coordinator's). */
+export function createMetrics(coordinator: Coordinator, options: MetricsOptions = {}): Metrics {
+  if (options === null || typeof options !== 'object')
+    throw new InvalidArgumentError('options', 'expected an object');
+  if (options.registry !== undefined && !(options.registry instanceof Registry))
+    throw new InvalidArgumentError('options.registry', 'expected a prom-client Registry');
+  if (options.status !== undefined && !(options.status instanceof RunStatus))
+    throw new InvalidArgumentError('options.status', 'expected a RunStatus');
+  if (options.defaultMetrics !== undefined && typeof options.defaultMetrics !== 'boolean')
+    throw new InvalidArgumentError('options.defaultMetrics', 'expected a boolean');
+  const registry = options.registry ?? new Registry();
+  const ownsStatus = options.status === undefined;
+  const status = options.status ?? new RunStatus(coordinator);
   const registers = [registry];
-  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  const names: string[] = [];
+  if (options.defaultMetrics ?? options.registry === undefined)
+    collectDefaultMetrics({ register: registry });
 
   const requests = new Counter({
     name: 'atomvisor_requests_total',
@@ -174,7 +213,7 @@ export function createMetrics(
   });
   new Gauge({
     name: 'atomvisor_ready',
-    help: '1 when every configured replica serves (what /readyz says).',
+    help: '1 when every configured (or, embedded, registered) replica serves (what /readyz says).',
     registers,
     collect() {
       this.set(status.readiness().ready ? 1 : 0);
@@ -227,15 +266,25 @@ export function createMetrics(
   for (const [event, fn] of Object.entries(listeners))
     coordinator.on(event, fn as (...args: unknown[]) => void);
 
+  for (const metric of registry.getMetricsAsArray())
+    if (metric.name.startsWith('atomvisor_')) names.push(metric.name);
+
+  let closed = false;
   return {
     registry,
     contentType: registry.contentType,
-    scrape: () => registry.metrics(),
+    scrape: async () => spellNaN(await registry.metrics()),
     close() {
+      if (closed) return;
+      closed = true;
       unsubscribe(CHANNEL_NAMES.request, onRequest);
       unsubscribe(CHANNEL_NAMES.lease, onLease);
       for (const [event, fn] of Object.entries(listeners))
         coordinator.off(event, fn as (...args: unknown[]) => void);
+      if (ownsStatus) status.close();
+      // Off a shared registry, so the next createMetrics on it can register the same names.
+      if (options.registry !== undefined)
+        for (const name of names) registry.removeSingleMetric(name);
     },
   };
 }

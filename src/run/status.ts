@@ -43,38 +43,57 @@ interface SlotNotes {
   lastError: { message: string; at: string } | undefined;
 }
 
+/** What the status needs of a configured server: its key, and its spec for the probes it has. */
+export type StatusServer = Pick<ServerEntry, 'name' | 'spec'>;
+
 export class RunStatus {
   readonly #coordinator: Coordinator;
-  readonly #servers: readonly ServerEntry[];
+  /** Undefined: every key the coordinator has registered (an embedding without a config). */
+  readonly #servers: readonly StatusServer[] | undefined;
+  readonly #listeners: [string, (...args: never[]) => void][] = [];
   readonly #notes = new Map<number, SlotNotes>();
   readonly #startedAt = Date.now();
   #shuttingDown = false;
 
-  constructor(coordinator: Coordinator, servers: readonly ServerEntry[]) {
+  constructor(coordinator: Coordinator, servers?: readonly StatusServer[]) {
     this.#coordinator = coordinator;
     this.#servers = servers;
-    coordinator.on('probe', (e: CoordinatorEvents['probe']) => {
+    this.#on('probe', (e) => {
       const notes = this.#notesFor(e.slot, e.generation);
       notes.probes[e.probe] = e.ok ? { ok: true } : { ok: false, reason: e.reason ?? 'failed' };
     });
-    coordinator.on('spawn', (e: CoordinatorEvents['spawn']) => {
+    this.#on('spawn', (e) => {
       this.#notesFor(e.slot, e.generation);
     });
-    coordinator.on('exit', (e: CoordinatorEvents['exit']) => {
+    this.#on('exit', (e) => {
       if (e.expected) return;
       const how = e.signal ? `killed by ${e.signal}` : `exited with code ${e.code}`;
       const tail = e.stderrTail.at(-1);
       this.#error(e.slot, `${how}${tail ? `: ${tail}` : ''}`);
     });
-    coordinator.on('start-failed', (e: CoordinatorEvents['start-failed']) => {
+    this.#on('start-failed', (e) => {
       this.#error(e.slot, `start failed: ${(e.error as Error)?.message ?? String(e.error)}`);
     });
-    coordinator.on('unhealthy', (e: CoordinatorEvents['unhealthy']) => {
+    this.#on('unhealthy', (e) => {
       this.#error(e.slot, `${e.probe} failed ${e.failures}×: ${e.reason ?? ''}`);
     });
-    coordinator.on('failed', (e: CoordinatorEvents['failed']) => {
+    this.#on('failed', (e) => {
       this.#error(e.slot, `restart breaker tripped (${e.restartsInWindow} restarts)`);
     });
+  }
+
+  #on<E extends keyof CoordinatorEvents>(
+    event: E,
+    listener: (payload: CoordinatorEvents[E]) => void,
+  ): void {
+    this.#coordinator.on(event, listener);
+    this.#listeners.push([event, listener]);
+  }
+
+  /** Stop following the coordinator's events. */
+  close(): void {
+    for (const [event, listener] of this.#listeners.splice(0))
+      this.#coordinator.off(event, listener as (...args: unknown[]) => void);
   }
 
   /** From the first signal on: /readyz answers 503 and the view says so. */
@@ -90,7 +109,7 @@ export class RunStatus {
     const rows: ReplicaRow[] = [];
     const registered = new Set(this.#coordinator.keys());
     const now = this.#coordinator.table.now();
-    for (const server of this.#servers) {
+    for (const server of this.#servers ?? [...registered].map((name) => ({ name }))) {
       if (!registered.has(server.name)) continue;
       let snapshot: ReturnType<Coordinator['snapshot']>;
       try {
@@ -104,8 +123,11 @@ export class RunStatus {
         const unready = (r.flags & Flag.unready) !== 0;
         const probes: ReplicaRow['probes'] = {};
         for (const name of ['startup', 'liveness', 'readiness'] as const) {
-          if (server.spec[name] === undefined) continue;
           const last = current?.probes[name];
+          // Without a config: the probes that have reported on this process.
+          const configured =
+            'spec' in server ? server.spec[name] !== undefined : last !== undefined;
+          if (!configured) continue;
           probes[name] = {
             state: last === undefined ? 'pending' : last.ok ? 'ok' : 'failing',
             failures: r.probes[name].failures,
@@ -137,12 +159,15 @@ export class RunStatus {
     return rows;
   }
 
-  /** Ready when every configured server is registered and every replica serves. */
+  /**
+   * Ready when every configured server is registered and every replica serves (without a config:
+   * every registered replica).
+   */
   readiness(): { ready: boolean; reasons: string[] } {
     const reasons: string[] = [];
     if (this.#shuttingDown) reasons.push('shutting down');
     const registered = new Set(this.#coordinator.keys());
-    for (const server of this.#servers)
+    for (const server of this.#servers ?? [])
       if (!registered.has(server.name)) reasons.push(`${server.name}: not started yet`);
     for (const row of this.rows()) {
       if (!row.ready)

@@ -65,6 +65,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { createCoordinator, ConnectionLostError } from 'atomvisor';
+import { createMetrics } from 'atomvisor/metrics';
 
 // Alive and not a zombie (children of a crashed IO worker may stay unreaped until we exit).
 const alive = (pid) => {
@@ -92,6 +93,7 @@ const c = createCoordinator({
 });
 const exits = [];
 c.on('exit', (e) => exits.push({ expected: e.expected, code: e.code, signal: e.signal }));
+const metrics = createMetrics(c);
 await c.register('echo', {
   command: process.execPath,
   args: [fileURLToPath(new URL('./fixtures/echo-server.mjs', import.meta.url))],
@@ -119,6 +121,8 @@ await waitUntil(() => {
 const afterCrash = await c.request('echo', 'echo', { again: true });
 const stats = c.stats();
 const newPids = c.snapshot('echo').replicas.map((r) => r.pid);
+const exposition = await metrics.scrape();
+metrics.close();
 await c.close({ timeoutMs: 2000 });
 
 console.log(JSON.stringify({
@@ -132,6 +136,7 @@ console.log(JSON.stringify({
   distinctPids: new Set(pids).size,
   afterCrash,
   requests: stats.requests,
+  metricsRequests: exposition.match(/^atomvisor_requests_total\\{key="echo",outcome="ok"\\} (\\d+)$/m)?.[1],
   typedError: typeof ConnectionLostError === 'function',
   exits: exits.filter((e) => e.expected).length,
   leftAlive: [...pids, ...newPids].filter(alive).length,
@@ -241,6 +246,7 @@ describe('the installed package', () => {
       distinctPids: 2,
       afterCrash: { again: true },
       requests: { total: 103, failed: 0 },
+      metricsRequests: '103', // 'atomvisor/metrics' counted the same requests
       typedError: true,
       // The two replacement processes stopped by close(); the crash-killed ones were unexpected.
       exits: 2,

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isAlive, waitUntil } from '../helpers/processes.ts';
-import { descendants, get, killAll, start } from './helpers.ts';
+import { descendants, get, killAll, parsePrometheus, sampleValue, start } from './helpers.ts';
 
 afterEach(killAll);
 
@@ -55,6 +55,16 @@ describe('examples/http-service.ts', () => {
     expect(session).toEqual({ status: 200, json: { key: 'a', value: 42 } });
     expect((await get(`${url}/readyz`)).status).toBe(200);
     expect((await get(`${url}/nope`)).status).toBe(404);
+    // Its /metrics ('atomvisor/metrics'): the 6 plain requests and the 2 of the session.
+    const metrics = await get(`${url}/metrics`);
+    expect(metrics.type).toMatch(/^text\/plain; version=0\.0\.4/);
+    const families = parsePrometheus(metrics.body);
+    expect(sampleValue(families, 'atomvisor_requests_total', { key: 'text', outcome: 'ok' })).toBe(
+      6,
+    );
+    expect(sampleValue(families, 'atomvisor_requests_total', { key: 'kv', outcome: 'ok' })).toBe(2);
+    expect(sampleValue(families, 'atomvisor_ready_replicas', { key: 'text' })).toBe(3);
+    expect(sampleValue(families, 'atomvisor_lease_hold_seconds_count', { key: 'kv' })).toBe(1);
 
     service.child.kill('SIGTERM');
     const exit = await service.exited;

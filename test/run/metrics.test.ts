@@ -5,7 +5,9 @@
  * tests really rejects broken expositions.
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { Counter, Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
+import { InvalidArgumentError } from '../../src/errors.ts';
 import {
   CHANNEL_NAMES,
   type EventMessage,
@@ -91,7 +93,7 @@ describe('metrics', () => {
     const c = coordinators.make();
     const servers = [{ name: 'echo', spec: echoSpec(), replicas: 2 }];
     const status = new RunStatus(c, servers);
-    const metrics = createMetrics(c, status, { defaultMetrics: false });
+    const metrics = createMetrics(c, { status, defaultMetrics: false });
     try {
       await c.register('echo', echoSpec(), { replicas: 2 });
       for (let i = 0; i < 5; i++) await c.request('echo', 'echo', { i });
@@ -126,6 +128,77 @@ describe('metrics', () => {
   });
 });
 
+describe('metrics for an embedded coordinator (no config)', () => {
+  it('read every registered key, and default process metrics on a registry of their own', async () => {
+    const c = coordinators.make();
+    const probeListeners = c.listenerCount('probe');
+    const metrics = createMetrics(c);
+    try {
+      await c.register('echo', echoSpec(), { replicas: 2 });
+      await c.register('other', echoSpec());
+      await c.request('echo', 'echo', {});
+      const text = await metrics.scrape();
+      // prom-client writes an early event-loop-lag mean as `Nan`; the strict parser wants `NaN`.
+      expect(text).not.toMatch(/ Nan$/m);
+      const f = parsePrometheus(text);
+      expect(sampleValue(f, 'atomvisor_ready_replicas', { key: 'echo' })).toBe(2);
+      expect(sampleValue(f, 'atomvisor_ready_replicas', { key: 'other' })).toBe(1);
+      expect(sampleValue(f, 'atomvisor_ready')).toBe(1);
+      expect(sampleValue(f, 'atomvisor_requests_total', { key: 'echo', outcome: 'ok' })).toBe(1);
+      expect(sampleValue(f, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);
+      const lease = await c.acquire('other');
+      const busy = parsePrometheus(await metrics.scrape());
+      expect(sampleValue(busy, 'atomvisor_leases', { key: 'other' })).toBe(1);
+      lease.release();
+    } finally {
+      metrics.close();
+    }
+    // Its own replica view stopped following the coordinator.
+    expect(c.listenerCount('probe')).toBe(probeListeners);
+  });
+
+  it('register into a registry you pass, and come off it on close', async () => {
+    const c = coordinators.make();
+    const registry = new Registry();
+    new Counter({ name: 'app_hits_total', help: "the service's own", registers: [registry] }).inc();
+    await c.register('echo', echoSpec());
+    const first = createMetrics(c, { registry });
+    const f = parsePrometheus(await first.scrape());
+    expect(sampleValue(f, 'app_hits_total')).toBe(1);
+    expect(sampleValue(f, 'atomvisor_ready_replicas', { key: 'echo' })).toBe(1);
+    // Your registry, your choice: no default process metrics unless asked for.
+    expect(sampleValue(f, 'process_cpu_user_seconds_total')).toBeUndefined();
+    first.close();
+    expect(registry.getMetricsAsArray().map((m) => m.name)).toEqual(['app_hits_total']);
+    // The same names can be registered again (a new coordinator, a restart of the embedding).
+    const second = createMetrics(c, { registry });
+    await c.request('echo', 'echo', {});
+    const g = parsePrometheus(await second.scrape());
+    expect(sampleValue(g, 'atomvisor_requests_total', { key: 'echo', outcome: 'ok' })).toBe(1);
+    second.close();
+  });
+
+  it('reject bad options, naming the field', () => {
+    const c = coordinators.make();
+    const bad: [unknown, string][] = [
+      [{ registry: {} }, 'options.registry'],
+      [{ status: {} }, 'options.status'],
+      [{ defaultMetrics: 'yes' }, 'options.defaultMetrics'],
+      [null, 'options'],
+    ];
+    for (const [options, field] of bad) {
+      let caught: unknown;
+      try {
+        createMetrics(c, options as never);
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(InvalidArgumentError);
+      expect((caught as Error).message).toContain(field);
+    }
+  });
+});
+
 describe('two coordinators in one process', () => {
   it("tag their messages with their own id, and each one's metrics count only its own", async () => {
     const requests = record<RequestMessage>(CHANNEL_NAMES.request);
@@ -134,7 +207,7 @@ describe('two coordinators in one process', () => {
     const b = coordinators.make();
     expect(a.id).not.toBe(b.id);
     const servers = [{ name: 'echo', spec: echoSpec(), replicas: 1 }];
-    const metrics = createMetrics(a, new RunStatus(a, servers), { defaultMetrics: false });
+    const metrics = createMetrics(a, { status: new RunStatus(a, servers), defaultMetrics: false });
     try {
       // The same key in both.
       await a.register('echo', echoSpec());
