@@ -12,6 +12,9 @@
  *   then no write overlapped the read, and the fields are exactly those some write left.
  * - Readers never loop forever: they retry a bounded number of times, then park (workers), throw
  *   ContentionError (main thread, sync read), or yield to the event loop (readAsync).
+ * - A writer that dies mid-write leaves SEQ odd for good. `recoverFromDeadWriter` closes that
+ *   write, and only that one (a CAS from the odd value seen); the caller must know every thread
+ *   that could be writing has exited, as with Mutex.recoverFromDeadOwner.
  *
  * Memory ordering. Every field access is an `Atomics` operation, so all of them are sequentially
  * consistent and fall into one total order with the writer's SEQ updates. A reader's field loads
@@ -279,6 +282,26 @@ export class Seqlock {
       if (now() >= deadline) throw new TimeoutError('Seqlock.writeAsync()', timeout ?? 0);
       await this.#parkAsyncWhileOdd(deadline, signal);
     }
+  }
+
+  /**
+   * Writer-death recovery. If a write is in progress and the caller knows that no thread that could
+   * be writing is still running (a Worker's 'exit' event), close the abandoned write: SEQ moves
+   * from the odd value to the next even one — what the writer's own last store would have been —
+   * and parked readers wake. Returns true if a write was abandoned.
+   *
+   * The fields may then hold part of the dead write (each field is whole: Atomics stores never
+   * tear a word, but the record as a whole may mix the new values with older ones): rewrite what
+   * you cannot trust. Calling this while a writer is alive breaks the seqlock's guarantee for that
+   * write, which is why the caller's knowledge is required, not a guess from how long SEQ has been
+   * odd (a writer that lost its core looks the same for milliseconds).
+   */
+  recoverFromDeadWriter(): boolean {
+    const s = Atomics.load(this.#view, this.#seq);
+    if ((s & 1) === 0) return false;
+    if (Atomics.compareExchange(this.#view, this.#seq, s, (s + 1) | 0) !== s) return false;
+    Atomics.notify(this.#view, this.#seq);
+    return true;
   }
 
   /** One read attempt: true if `out` now holds a consistent snapshot. */

@@ -408,6 +408,47 @@ describe('Seqlock readers stay bounded when a writer stalls', () => {
   }
 });
 
+describe('Seqlock writer-death recovery', () => {
+  it('closes the write of a writer thread that died mid-write: parked readers wake, writes get in again', async () => {
+    const lock = Seqlock.create(3);
+    lock.write([5, 5, 5]);
+    const before = lock.sequence;
+    expect(lock.recoverFromDeadWriter()).toBe(false); // idle: nothing to recover
+    expect(lock.sequence).toBe(before);
+
+    const writer = await startPeer(lock);
+    const gate = new Int32Array(new SharedArrayBuffer(8));
+    // It stores field 0, then stalls reading value 1: a write frozen halfway, for real.
+    const never = writer.ask({ op: 'write', values: [6, 7, 8], gate, stallAt: 1 });
+    await whileWordIs(gate, 1, 0);
+    const exited = new Promise((resolve) => writer.worker.once('exit', resolve));
+    await writer.worker.terminate(); // the writer dies inside its write
+    await exited;
+    await expect(never).rejects.toThrow(/exited/); // it never answered
+    expect(lock.sequence).toBe(before + 1); // left odd for good
+    expect(() => lock.read()).toThrowError(
+      expect.objectContaining({ code: 'ERR_ATOMVISOR_CONTENTION' }),
+    );
+
+    const reader = await startPeer(lock);
+    const parkedRead = reader.ask({ op: 'read', timeoutMs: 20_000 });
+    const raw = rawView(lock);
+    while (Atomics.load(raw, PARKED) === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+
+    expect(lock.recoverFromDeadWriter()).toBe(true);
+    expect(lock.recoverFromDeadWriter()).toBe(false); // once
+    expect(lock.sequence).toBe(before + 2);
+    // The parked reader woke at once (not at its 20 s limit) and got the record as the dead
+    // writer left it: field 0 new, the rest old. Whole words, a mixed record: the caller rewrites.
+    const woke = await parkedRead;
+    expect(woke.values).toEqual([6, 5, 5]);
+    expect(woke.elapsedMs).toBeLessThan(10_000);
+    lock.write([1, 2, 3]);
+    expect(Array.from(lock.read())).toEqual([1, 2, 3]);
+    expect(lock.sequence).toBe(before + 4);
+  });
+});
+
 describe('Seqlock bad input and handles', () => {
   it('names the field and the reason', () => {
     const shared = new Int32Array(new SharedArrayBuffer(8 * 4));

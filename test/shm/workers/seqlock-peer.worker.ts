@@ -15,6 +15,8 @@ export interface PeerCommand {
   gate?: Int32Array;
   /** With `gate`: once it opens, keep the record held (busy) this long — a writer that lost its core. */
   holdMs?: number;
+  /** With `gate`: stall on this value instead of the first (the ones before it are stored). */
+  stallAt?: number;
 }
 
 export interface PeerReply {
@@ -34,12 +36,12 @@ const { handle, variant = 'correct' } = workerData as {
 const lock = seqlockVariants[variant](handle);
 const port = parentPort!;
 
-/** `values`, except that reading the first one (inside the write) waits for the gate to open. */
-function stalled(values: number[], gate: Int32Array, holdMs = 0): ArrayLike<number> {
+/** `values`, except that reading value `at` (inside the write) waits for the gate to open. */
+function stalled(values: number[], gate: Int32Array, holdMs = 0, at = 0): ArrayLike<number> {
   let stalledOnce = false;
   return new Proxy(values, {
     get(target, key, receiver) {
-      if (key === '0' && !stalledOnce) {
+      if (key === String(at) && !stalledOnce) {
         stalledOnce = true;
         Atomics.store(gate, 1, 1);
         Atomics.notify(gate, 1);
@@ -64,7 +66,9 @@ port.on('message', (command: PeerCommand) => {
     } else {
       const values = command.values ?? [];
       const source =
-        command.gate === undefined ? values : stalled(values, command.gate, command.holdMs);
+        command.gate === undefined
+          ? values
+          : stalled(values, command.gate, command.holdMs, command.stallAt);
       lock.write(source, command.firstField ?? 0, options);
       port.postMessage({ written: true, elapsedMs: performance.now() - started });
     }
