@@ -990,13 +990,21 @@ export class Coordinator extends EventEmitter {
   /** An IO worker died: kill the process groups it owned and restart those connections. */
   #onIoWorkerDeath(index: number): void {
     const slots: number[] = [];
+    const repaired: number[] = [];
     for (const s of this.#bySlot.values()) {
       if (this.#io.indexOf(s.slot) !== index) continue;
+      // Its thread has stopped ('exit'), and besides this thread it was the only one publishing to
+      // its slots' fields: a write still open there is its own, abandoned mid-way. Close it first,
+      // or every read of the slot would stall and then fail from now on.
+      const abandoned = this.#table.recoverFromDeadWriter(s.slot);
+      if (abandoned) repaired.push(s.slot);
       // The IO worker publishes pid and exit = -1 together at spawn, and the exit status when it
       // sees the exit; so exit === -1 means this pid is a process it was still running. Any other
-      // pid is an old, dead one that may since have been reused: never signal it.
+      // pid is an old, dead one that may since have been reused: never signal it. After an
+      // abandoned write the two may disagree (the pid written, exit not yet): the pid is then the
+      // one it was publishing a moment ago, so it is signalled too.
       const { pid, exit } = this.#table.fields(s.slot);
-      if (pid > 0 && exit === -1) signalGroup(pid, 'SIGKILL');
+      if (pid > 0 && (exit === -1 || abandoned)) signalGroup(pid, 'SIGKILL');
       slots.push(s.slot);
       s.onExit({
         type: 'exit',
@@ -1009,7 +1017,7 @@ export class Coordinator extends EventEmitter {
       });
       this.#serve(s.key);
     }
-    this.#emit('io-worker-exit', { index, slots });
+    this.#emit('io-worker-exit', { index, slots, repaired });
   }
 
   /** Test hook: make IO worker `index` crash (terminate it). */

@@ -48,8 +48,11 @@ export interface CoordinatorEvents {
   probe: ProbeEvent;
   /** A liveness (or startup) probe failed failureThreshold times in a row: the process is killed and restarted. */
   unhealthy: UnhealthyEvent;
-  /** An IO worker died; its processes were killed and will be restarted. */
-  'io-worker-exit': { index: number; slots: number[] };
+  /**
+   * An IO worker thread died; its `slots` restart. `repaired`: slots whose fields it was writing
+   * when it died (the write was closed; their processes were killed and restart like the others).
+   */
+  'io-worker-exit': { index: number; slots: number[]; repaired: number[] };
 }
 
 export type CoordinatorEventName = keyof CoordinatorEvents;

@@ -300,6 +300,15 @@ export class SlotTable {
     return true;
   }
 
+  /**
+   * Close a write to the slot's fields that a dead thread left open (Seqlock.recoverFromDeadWriter):
+   * only when every thread that may publish to this slot, other than the caller's, has exited.
+   * True if one was abandoned; the fields may then mix that write with older values.
+   */
+  recoverFromDeadWriter(slot: number): boolean {
+    return this.#seqlock(slot).recoverFromDeadWriter();
+  }
+
   /** A consistent copy of the slot's fields. */
   fields(slot: number): SlotFields {
     const raw = this.#seqlock(slot).read(this.#scratch);

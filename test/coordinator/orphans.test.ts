@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Coordinator, Lease } from '../../src/index.ts';
 import { groupMembers, processStartTime } from '../../src/io/process-group.ts';
+import { Table } from '../../src/shm/layout.ts';
 import { coordinatorsFor } from '../helpers/coordinators.ts';
 import { echoSpec, fixture, groupAlive, isAlive, waitUntil } from '../helpers/processes.ts';
 
@@ -200,7 +201,7 @@ describe('an IO worker dies', () => {
     const crashedAt = performance.now();
     await c.crashIoWorker(0);
 
-    expect(workerExits).toEqual([{ index: 0, slots: expect.any(Array) }]);
+    expect(workerExits).toEqual([{ index: 0, slots: expect.any(Array), repaired: [] }]);
     expect([...(workerExits[0]?.slots ?? [])].sort()).toEqual(doomed);
     for (const outcome of await Promise.all(outcomes)) {
       expect(outcome.error).toMatchObject({ code: 'ERR_ATOMVISOR_CONNECTION_LOST' });
@@ -263,6 +264,47 @@ describe('an IO worker dies', () => {
       ...[...before.values()].flatMap((b) => [b.pid, b.grandchild]),
       ...restarted,
     ]);
+  });
+
+  it('dying in the middle of publishing a slot: the write is closed, its process killed and restarted', async () => {
+    const c = coordinator({ ioWorkers: 2 });
+    await c.register('a', echoSpec({ env: env() }), { replicas: 2 });
+    const both = [await c.acquire('a'), await c.acquire('a')];
+    const lease = both.find((l) => l.slot % 2 === 0) as Lease; // IO worker 0's
+    const grandchild = (await lease.request('spawn-grandchild')) as number;
+    const { slot, pid, generation } = lease;
+    for (const l of both) l.release();
+    const other = c.snapshot('a').replicas.find((r) => r.slot !== slot);
+
+    // The memory a worker leaves when it dies halfway through publishing a new process (pid, then
+    // startedAt, then exit = -1): pid written, exit still the previous process's status, the
+    // record's sequence odd. Planted here, then the worker really dies.
+    c.table.publish(slot, { exit: 0 });
+    const seq = Table.slotBase(slot) + Table.SEQ;
+    const words = new Int32Array(c.table.handle.buffer);
+    Atomics.add(words, seq, 1);
+    expect(() => c.snapshot('a')).toThrowError(
+      expect.objectContaining({ code: 'ERR_ATOMVISOR_CONTENTION' }),
+    );
+
+    const workerExits: { index: number; slots: number[]; repaired: number[] }[] = [];
+    c.on('io-worker-exit', (e) => workerExits.push(e));
+    await c.crashIoWorker(0);
+    expect(workerExits).toEqual([{ index: 0, slots: [slot], repaired: [slot] }]);
+    expect(Atomics.load(words, seq) & 1).toBe(0); // readable again
+    // exit said 0, yet the pid being published was killed with its group: no orphan.
+    await waitUntil(() => !isAlive(pid) && !isAlive(grandchild), 'its process group is dead');
+    await waitUntil(() => {
+      const r = c.snapshot('a').replicas.find((x) => x.slot === slot);
+      return r?.status === 'ready' && r.pid !== pid && r.generation > generation;
+    }, 'the slot serves again under a new process');
+    // The other replica (IO worker 1's) did not notice.
+    expect(c.snapshot('a').replicas.find((r) => r.slot !== slot)).toMatchObject({
+      pid: other?.pid,
+      generation: other?.generation,
+    });
+    await c.close();
+    await nothingLeft([pid, grandchild]);
   });
 });
 
