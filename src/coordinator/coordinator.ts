@@ -650,23 +650,46 @@ export class Coordinator extends EventEmitter {
   // ---- internals ----------------------------------------------------------------------------
 
   /** Lease a replica of `entry` (only `only`, when given). */
+  /**
+   * Lease a replica of `entry` (or `only`): an idle one first, else the least busy. A lease on a
+   * replica with plain requests still in flight shares the process with them until they finish
+   * (no new ones go to it), so it is the last resort, not the first replica that happens to be
+   * ready.
+   */
   #tryLease(entry: Entry, stack: string | undefined, only?: Supervisor): Lease | undefined {
-    for (const s of only === undefined ? entry.replicas : [only]) {
-      const leaseId = this.#table.tryLease(s.slot);
-      if (leaseId === 0) continue;
-      const lease = new Lease(this.#leaseBackend, {
-        key: entry.key,
-        slot: s.slot,
-        generation: this.#table.state(s.slot).generation,
-        leaseId,
-        pid: s.pid,
-        stack,
-      });
-      this.#leases.set(s.slot, lease);
-      s.lastUsed = performance.now();
-      return lease;
+    if (only !== undefined) return this.#leaseReplica(entry, only, stack);
+    let busy: { s: Supervisor; load: number }[] | undefined;
+    for (const s of entry.replicas) {
+      const load = this.#table.inFlight(s.slot);
+      if (load !== 0) {
+        (busy ??= []).push({ s, load });
+        continue;
+      }
+      const lease = this.#leaseReplica(entry, s, stack);
+      if (lease !== undefined) return lease;
+    }
+    if (busy === undefined) return undefined;
+    for (const { s } of busy.sort((a, b) => a.load - b.load)) {
+      const lease = this.#leaseReplica(entry, s, stack);
+      if (lease !== undefined) return lease;
     }
     return undefined;
+  }
+
+  #leaseReplica(entry: Entry, s: Supervisor, stack: string | undefined): Lease | undefined {
+    const leaseId = this.#table.tryLease(s.slot);
+    if (leaseId === 0) return undefined;
+    const lease = new Lease(this.#leaseBackend, {
+      key: entry.key,
+      slot: s.slot,
+      generation: this.#table.state(s.slot).generation,
+      leaseId,
+      pid: s.pid,
+      stack,
+    });
+    this.#leases.set(s.slot, lease);
+    s.lastUsed = performance.now();
+    return lease;
   }
 
   /** A ready, unleased, readiness-passing replica, least busy first. */

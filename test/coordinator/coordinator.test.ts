@@ -284,6 +284,39 @@ describe('leases', () => {
     expect(await c.request('conn3', 'echo', { still: 'serving' })).toEqual({ still: 'serving' });
   });
 
+  it('leases an idle replica before one still serving plain requests, else the least busy', async () => {
+    const c = coordinator();
+    await c.register('k', echoSpec(), { replicas: 2 });
+    const abort = new AbortController();
+    const long = () =>
+      c
+        .request('k', 'sleep', { ms: 30_000 }, { timeoutMs: 60_000, signal: abort.signal })
+        .catch(() => undefined);
+    const load = () =>
+      new Map(c.snapshot('k').replicas.map((r) => [r.slot, r.inFlight] as [number, number]));
+    try {
+      const pending = [long()];
+      await waitUntil(() => c.stats().inFlight === 1, 'one plain request in flight');
+      const [busy] = [...load()].find(([, n]) => n === 1) as [number, number];
+      const lease = await c.acquire('k');
+      expect(lease.slot).not.toBe(busy); // the idle one, though the busy one is first and ready
+      lease.release();
+
+      // Both busy (1 and 2 in flight): the less busy one.
+      pending.push(long(), long());
+      await waitUntil(() => c.stats().inFlight === 3, 'three plain requests in flight');
+      const byLoad = [...load()].sort((a, b) => a[1] - b[1]);
+      expect(byLoad.map(([, n]) => n)).toEqual([1, 2]);
+      const second = await c.acquire('k');
+      expect(second.slot).toBe(byLoad[0]?.[0]);
+      second.release();
+      abort.abort(new Error('done'));
+      await Promise.all(pending);
+    } finally {
+      abort.abort(new Error('done'));
+    }
+  });
+
   it('bounds the wait queue, times out waiters with the typed error, and serves the rest', async () => {
     const c = coordinator({ maxWaiting: 3 });
     await c.register('one', echoSpec());
