@@ -662,7 +662,8 @@ export class Coordinator extends EventEmitter {
     for (const s of entry.replicas) {
       const load = this.#table.inFlight(s.slot);
       if (load !== 0) {
-        (busy ??= []).push({ s, load });
+        if (busy === undefined) busy = [];
+        busy.push({ s, load });
         continue;
       }
       const lease = this.#leaseReplica(entry, s, stack);
