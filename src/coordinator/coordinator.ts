@@ -543,11 +543,11 @@ export class Coordinator extends EventEmitter {
           void s.kill();
           continue;
         }
-        if (performance.now() >= s.retireAt)
+        if (s.retirementDue(snap.generation) !== undefined)
           this.#table.setFlags(s.slot, snap.generation, Flag.retireOnRelease);
       } else if (snap.status === 'ready') {
-        if (performance.now() >= s.retireAt)
-          void s.retire('max-lifetime', this.options.acquireTimeoutMs);
+        const due = s.retirementDue(snap.generation);
+        if (due !== undefined) void s.retire(due, this.options.acquireTimeoutMs);
         else if (
           hk.idleTimeoutMs > 0 &&
           snap.inFlight === 0 &&
@@ -641,7 +641,8 @@ export class Coordinator extends EventEmitter {
     if (supervisor === undefined) return;
     supervisor.onWorkDone();
     if (outcome === 'draining' && !supervisor.removed && !this.#closing) {
-      void supervisor.retire('max-lifetime', this.options.acquireTimeoutMs);
+      const reason = supervisor.retirementDue(lease.generation) ?? 'max-lifetime';
+      void supervisor.retire(reason, this.options.acquireTimeoutMs);
     }
     // Back to ready: the table's onLeasable hook has already handed it to the queue (#onLeasable).
     if (outcome !== 'ready') this.#serve(supervisor.key);
@@ -1008,7 +1009,28 @@ export class Coordinator extends EventEmitter {
       case 'server-request':
         this.#counters.protocol++;
         return;
+      case 'memory':
+        this.#onMemoryExceeded(s, event);
+        return;
     }
+  }
+
+  /**
+   * A process group went over spec.maxMemoryMb. Retire it the way max lifetime does: now if it is
+   * ready (drain, stop, start afresh), on release if it is leased, as soon as it turns ready if it
+   * is still starting (the next housekeeping pass).
+   */
+  #onMemoryExceeded(s: Supervisor, event: Extract<IoEvent, { type: 'memory' }>): void {
+    if (event.generation !== s.generation || s.removed) return; // about a process already replaced
+    s.memoryExceeded = event.generation;
+    const { slot, generation, pid, rssBytes, members, limitBytes } = event;
+    this.#emit('memory', { key: s.key, slot, generation, pid, rssBytes, members, limitBytes });
+    if (this.#closing) return;
+    const state = this.#table.state(slot);
+    if (state.generation !== generation) return;
+    if (state.status === 'ready') void s.retire('memory', this.options.acquireTimeoutMs);
+    else if (state.status === 'leased')
+      this.#table.setFlags(slot, generation, Flag.retireOnRelease);
   }
 
   /** An IO worker died: kill the process groups it owned and restart those connections. */

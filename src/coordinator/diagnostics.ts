@@ -7,7 +7,7 @@
  * - `atomvisor:lease`: acquired (with the wait), acquire failed, released (with the hold time).
  * - `atomvisor:probe`: every applied probe result and every `unhealthy` verdict.
  * - `atomvisor:process`: process lifecycle: spawn, ready, start-failed, exit, restart, failed,
- *   retire, evict, io-worker-exit.
+ *   retire, memory, evict, io-worker-exit.
  * The catch-all `atomvisor:coordinator` channel (every coordinator event) stays as it was.
  *
  * Every message carries `coordinator`, the publishing coordinator's `id` (process-unique), so a
@@ -70,6 +70,7 @@ export const EVENT_CHANNEL: Partial<Record<CoordinatorEventName, typeof probeCha
   restart: processChannel,
   failed: processChannel,
   retire: processChannel,
+  memory: processChannel,
   evict: processChannel,
   'io-worker-exit': processChannel,
 };

@@ -32,7 +32,21 @@ export interface CoordinatorEvents {
   /** A lease held past leaseTimeoutMs was evicted and its process killed. */
   evict: { key: string; slot: number; leaseId: number; ageMs: number };
   /** A connection is being replaced on purpose (max lifetime, idle timeout). */
-  retire: { key: string; slot: number; reason: 'max-lifetime' | 'idle' };
+  retire: { key: string; slot: number; reason: RetireReason };
+  /**
+   * A process group went over spec.maxMemoryMb (resident memory of all its members): the replica
+   * is retired — drained, stopped, started afresh; a leased one when its lease is released.
+   */
+  memory: {
+    key: string;
+    slot: number;
+    generation: number;
+    pid: number;
+    rssBytes: number;
+    /** Live processes in the group, the server included. */
+    members: number;
+    limitBytes: number;
+  };
   /** The server broke the framing or the protocol; the connection keeps going. */
   protocol: {
     key: string;
@@ -56,3 +70,6 @@ export interface CoordinatorEvents {
 }
 
 export type CoordinatorEventName = keyof CoordinatorEvents;
+
+/** Why a replica was retired: its max lifetime, its memory limit, or idleness. */
+export type RetireReason = 'max-lifetime' | 'memory' | 'idle';

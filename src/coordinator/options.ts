@@ -61,6 +61,8 @@ export interface CoordinatorOptions {
     leakDetectionMs?: number;
     /** Force-evict a lease held this long and kill its process. 0 = off. */
     leaseTimeoutMs?: number;
+    /** How often each IO worker measures the memory of process groups with spec.maxMemoryMb. */
+    memoryCheckMs?: number;
   };
   env?: { allow?: string[]; inherit?: boolean };
   /** The probe worker pool (piscina) for exec/tcp/http/module health probes; started on first use. */
@@ -100,6 +102,7 @@ export interface ResolvedOptions {
     lifetimeVariance: number;
     leakDetectionMs: number;
     leaseTimeoutMs: number;
+    memoryCheckMs: number;
   };
   env: { allow: string[]; inherit: boolean };
   probes: { threads: number; tasksPerThread: number };
@@ -149,6 +152,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     'lifetimeVariance',
     'leakDetectionMs',
     'leaseTimeoutMs',
+    'memoryCheckMs',
   ]);
   const env = readObject(o.env, 'options.env', ['allow', 'inherit']);
   const probes = readObject(o.probes, 'options.probes', ['threads', 'tasksPerThread']);
@@ -220,6 +224,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
       }),
       leakDetectionMs: ms(hk, 'leakDetectionMs', 'options.housekeeping', 0),
       leaseTimeoutMs: ms(hk, 'leaseTimeoutMs', 'options.housekeeping', 0),
+      memoryCheckMs: ms(hk, 'memoryCheckMs', 'options.housekeeping', 1_000, 10),
     },
     env: {
       allow: readStringArray(env, 'allow', 'options.env', DEFAULT_ENV_ALLOW),

@@ -2,7 +2,14 @@
  * A connection spec: what to run and how to greet it. Validated once, at register().
  */
 import { InvalidArgumentError } from '../errors.ts';
-import { type Bag, readObject, readString, readStringArray, readStringRecord } from '../options.ts';
+import {
+  type Bag,
+  readObject,
+  readOptionalNumber,
+  readString,
+  readStringArray,
+  readStringRecord,
+} from '../options.ts';
 import { type ProbeSpec, type ResolvedProbes, resolveProbes } from '../probes/spec.ts';
 import { describe } from '../shm/validate.ts';
 
@@ -37,6 +44,12 @@ export interface ConnectionSpec {
   readiness?: ProbeSpec;
   /** Until the startup probe passes, the replica is unready and the other probes do not run. */
   startup?: ProbeSpec;
+  /**
+   * Retire (drain, stop, start afresh) a replica whose process group — the server and everything
+   * it started — holds more than this much resident memory, in MiB (1 MiB = 2^20 bytes). Checked
+   * every `housekeeping.memoryCheckMs` (Linux /proc; elsewhere not enforced).
+   */
+  maxMemoryMb?: number;
 }
 
 export interface ResolvedSpec {
@@ -51,6 +64,8 @@ export interface ResolvedSpec {
     | undefined;
   onStart: ((connection: StartingConnection) => unknown) | undefined;
   probes: ResolvedProbes;
+  /** From maxMemoryMb; undefined: no limit. */
+  maxMemoryBytes: number | undefined;
 }
 
 const SPEC_KEYS = [
@@ -65,6 +80,7 @@ const SPEC_KEYS = [
   'liveness',
   'readiness',
   'startup',
+  'maxMemoryMb',
 ] as const;
 
 export function resolveSpec(input: unknown, field = 'spec'): ResolvedSpec {
@@ -109,7 +125,16 @@ export function resolveSpec(input: unknown, field = 'spec'): ResolvedSpec {
     initialize: resolveInitialize(spec, field),
     onStart: onStart as ResolvedSpec['onStart'],
     probes: resolveProbes(spec, field),
+    maxMemoryBytes: resolveMaxMemory(spec, field),
   };
+}
+
+/** The largest limit accepted: 1 TiB, far above any machine this runs on, far below 2^53. */
+const MAX_MEMORY_MB = 1024 * 1024;
+
+function resolveMaxMemory(spec: Bag, field: string): number | undefined {
+  const mb = readOptionalNumber(spec, 'maxMemoryMb', field, { min: 1, max: MAX_MEMORY_MB });
+  return mb === undefined ? undefined : Math.round(mb * 2 ** 20);
 }
 
 function resolveInitialize(spec: Bag, field: string): ResolvedSpec['initialize'] {

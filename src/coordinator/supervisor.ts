@@ -14,7 +14,7 @@ import type { IoEvent } from '../io/io-host.ts';
 import type { StateFile } from '../io/state-file.ts';
 import type { SlotTable } from '../table/slot-table.ts';
 import { Flag, type StatusName } from '../table/state.ts';
-import type { CoordinatorEvents } from './events.ts';
+import type { CoordinatorEvents, RetireReason } from './events.ts';
 import type { IoPool } from './io-pool.ts';
 import type { ResolvedOptions } from './options.ts';
 import { RestartPolicy } from './restart-policy.ts';
@@ -48,6 +48,8 @@ export class Supervisor {
   readyAt = 0;
   /** Retire after this (performance.now ms), from maxLifetimeMs minus jitter. */
   retireAt = Number.POSITIVE_INFINITY;
+  /** The generation whose process group went over spec.maxMemoryMb (retire it), or -1. */
+  memoryExceeded = -1;
   lastUsed = performance.now();
   readonly #ctx: SupervisorContext;
   readonly #policy: RestartPolicy;
@@ -128,8 +130,17 @@ export class Supervisor {
     });
   }
 
-  /** Planned replacement (max lifetime or idle): stop gracefully, then start afresh unless idle. */
-  async retire(reason: 'max-lifetime' | 'idle', drainMs: number): Promise<void> {
+  /** Why the process of `generation` should be retired now, if it should. */
+  retirementDue(generation: number): 'memory' | 'max-lifetime' | undefined {
+    if (this.memoryExceeded === generation) return 'memory';
+    return performance.now() >= this.retireAt ? 'max-lifetime' : undefined;
+  }
+
+  /**
+   * Planned replacement (max lifetime, memory, idle): stop gracefully, then start afresh unless
+   * idle.
+   */
+  async retire(reason: RetireReason, drainMs: number): Promise<void> {
     this.#ctx.emit('retire', { key: this.key, slot: this.slot, reason });
     await this.stop({ drainMs, remove: false });
     if (this.#removed) return;
@@ -218,6 +229,8 @@ export class Supervisor {
           maxLineBytes: options.maxLineBytes,
           requestTimeoutMs: options.requestTimeoutMs,
           maxTotalTimeoutMs: options.maxTotalTimeoutMs,
+          maxMemoryBytes: this.spec.maxMemoryBytes,
+          memoryCheckMs: options.housekeeping.memoryCheckMs,
         }),
       );
       spawned = true;

@@ -15,6 +15,7 @@ import { ConnectionLostError, NotRunningError, SpawnError } from '../errors.ts';
 import { SlotTable, type SlotTableHandle } from '../table/slot-table.ts';
 import { classify, encodeErrorResponse, JsonRpcErrorCode, type JsonRpcParams } from './jsonrpc.ts';
 import { LineDecoder } from './line-decoder.ts';
+import { groupMemory } from './memory.ts';
 import {
   type ExitInfo,
   type StopStage,
@@ -36,6 +37,10 @@ export interface SpawnOrder {
   maxLineBytes: number;
   requestTimeoutMs: number;
   maxTotalTimeoutMs: number | undefined;
+  /** Report the process group once its resident memory exceeds this (spec.maxMemoryMb). */
+  maxMemoryBytes: number | undefined;
+  /** How often to measure it (options.housekeeping.memoryCheckMs). */
+  memoryCheckMs: number;
 }
 
 export interface CallOptions {
@@ -66,7 +71,16 @@ export type IoEvent =
       problem: 'invalid' | 'oversized' | 'truncated';
       detail: string;
     }
-  | { type: 'stderr'; slot: number; generation: number; line: string };
+  | { type: 'stderr'; slot: number; generation: number; line: string }
+  | {
+      type: 'memory';
+      slot: number;
+      generation: number;
+      pid: number;
+      rssBytes: number;
+      members: number;
+      limitBytes: number;
+    };
 
 const STDERR_TAIL = 20;
 /** After 'exit', how long to keep reading stdout for replies written just before it. */
@@ -82,6 +96,8 @@ interface Connection {
   stderr: LineDecoder;
   stderrTail: string[];
   exit: Promise<ExitInfo>;
+  /** spec.maxMemoryMb in bytes; undefined once reported (once per process) or when unlimited. */
+  maxMemoryBytes: number | undefined;
 }
 
 export class IoHost {
@@ -89,6 +105,8 @@ export class IoHost {
   readonly #emit: (event: IoEvent) => void;
   readonly #connections = new Map<number, Connection>();
   readonly #calls = new Map<number, AbortController>();
+  /** Measures the groups of connections with a memory limit; runs only while there is one. */
+  #memoryTimer: NodeJS.Timeout | undefined;
 
   constructor(table: SlotTableHandle, emit: (event: IoEvent) => void) {
     this.#table = SlotTable.from(table);
@@ -97,8 +115,16 @@ export class IoHost {
 
   /** Start the process for `order.slot`. Resolves once it is running (its pid is in the table). */
   async spawn(order: SpawnOrder): Promise<{ pid: number }> {
-    if (this.#connections.has(order.slot)) {
-      throw new NotRunningError(`slot ${order.slot} already has a process; stop it first`);
+    const previous = this.#connections.get(order.slot);
+    if (previous !== undefined) {
+      // A process that has exited stays here while its last replies drain from stdout (up to
+      // EXIT_DRAIN_MS when a grandchild holds the pipe). A restart right after a stop meets it:
+      // let it finish, so its exit is reported before the new process exists.
+      const exited = previous.child.exitCode !== null || previous.child.signalCode !== null;
+      if (exited && previous.generation < order.generation) await previous.exit;
+      if (this.#connections.has(order.slot)) {
+        throw new NotRunningError(`slot ${order.slot} already has a process; stop it first`);
+      }
     }
     let child: ChildProcess;
     try {
@@ -161,6 +187,7 @@ export class IoHost {
       decoder,
       stderr,
       stderrTail,
+      maxMemoryBytes: order.maxMemoryBytes,
       exit: new Promise((resolve) =>
         child.once('exit', (code, signal) => {
           // Replies the process wrote just before exiting may still be in the pipe: read them
@@ -182,7 +209,40 @@ export class IoHost {
     child.stdout?.on('error', () => {});
     child.stderr?.on('error', () => {});
     void connection.exit.then((info) => this.#onExit(connection, info));
+    if (order.maxMemoryBytes !== undefined) this.#watchMemory(order.memoryCheckMs);
     return { pid };
+  }
+
+  #watchMemory(everyMs: number): void {
+    if (this.#memoryTimer !== undefined) return;
+    this.#memoryTimer = setInterval(() => this.#checkMemory(), everyMs);
+    this.#memoryTimer.unref();
+  }
+
+  /** One measurement of every limited group (one /proc scan); each breach is reported once. */
+  #checkMemory(): void {
+    const limited = [...this.#connections.values()].filter((c) => c.maxMemoryBytes !== undefined);
+    if (limited.length === 0) {
+      clearInterval(this.#memoryTimer);
+      this.#memoryTimer = undefined;
+      return;
+    }
+    const groups = groupMemory(limited.map((c) => c.pid));
+    for (const c of limited) {
+      const group = groups.get(c.pid);
+      const limitBytes = c.maxMemoryBytes as number;
+      if (group === undefined || group.rssBytes <= limitBytes) continue;
+      c.maxMemoryBytes = undefined; // the coordinator retires it; say so once
+      this.#emit({
+        type: 'memory',
+        slot: c.slot,
+        generation: c.generation,
+        pid: c.pid,
+        rssBytes: group.rssBytes,
+        members: group.members,
+        limitBytes,
+      });
+    }
   }
 
   /** Send a request on `slot`'s process of `generation`; resolves with the result. */

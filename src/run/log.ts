@@ -72,6 +72,12 @@ export function forwardEvents(coordinator: Coordinator, reporter: Reporter): () 
     leak: (e) => reporter.event('leak', e),
     evict: (e) => reporter.event('evict', e),
     retire: (e) => reporter.event('retire', e),
+    memory: (e) =>
+      reporter.event('memory', {
+        ...e,
+        rssMb: Math.round(e.rssBytes / 2 ** 20),
+        limitMb: Math.round(e.limitBytes / 2 ** 20),
+      }),
     protocol: (e) => reporter.event('protocol', e),
     stderr: (e) => reporter.event('stderr', e),
     unhealthy: (e) => reporter.event('unhealthy', e),

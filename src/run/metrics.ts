@@ -135,6 +135,12 @@ export function createMetrics(coordinator: Coordinator, options: MetricsOptions 
     labelNames: ['key'] as const,
     registers,
   });
+  const retirements = new Counter({
+    name: 'atomvisor_retirements_total',
+    help: 'Planned replacements, by key and reason (max-lifetime, memory, idle).',
+    labelNames: ['key', 'reason'] as const,
+    registers,
+  });
   const probes = new Counter({
     name: 'atomvisor_probe_results_total',
     help: 'Health probe results, by key, probe (liveness, readiness, startup) and outcome.',
@@ -257,6 +263,7 @@ export function createMetrics(coordinator: Coordinator, options: MetricsOptions 
     'start-failed': (e) => startFailures.inc({ key: e.key }),
     exit: (e) => exits.inc({ key: e.key, expected: String(e.expected) }),
     restart: (e) => restarts.inc({ key: e.key }),
+    retire: (e) => retirements.inc({ key: e.key, reason: e.reason }),
     probe: (e) => {
       probes.inc({ key: e.key, probe: e.probe, outcome: e.ok ? 'ok' : 'failed' });
       probeSeconds.observe({ key: e.key, probe: e.probe }, e.latencyMs / 1000);

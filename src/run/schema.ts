@@ -66,6 +66,8 @@ export const serverSchema = z.strictObject({
   liveness: probeSchema.optional(),
   readiness: probeSchema.optional(),
   startup: probeSchema.optional(),
+  /** Resident memory of the server's whole process group, in MiB; over it, the replica is retired. */
+  maxMemoryMb: z.number().min(1).optional(),
 });
 
 /** Every CoordinatorOption (src/coordinator/options.ts), same names, same nesting. */
@@ -98,6 +100,7 @@ const coordinatorOptions = {
       lifetimeVariance: z.number().min(0).optional(),
       leakDetectionMs: ms.optional(),
       leaseTimeoutMs: ms.optional(),
+      memoryCheckMs: ms.optional(),
     })
     .optional(),
   env: z

@@ -14,8 +14,17 @@ const coordinators = coordinatorsFor({
 });
 const coordinator = coordinators.make;
 
+/** Processes a test's server started outside its own group: the test kills them itself. */
+const daemons: number[] = [];
 afterEach(async () => {
   await coordinators.closeAll();
+  for (const pid of daemons.splice(0)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
 });
 
 describe('register, request, snapshot', () => {
@@ -395,6 +404,32 @@ describe('retirement', () => {
       'both replaced',
     );
     expect(c.snapshot('old').replicas.every((r) => r.restarts === 0)).toBe(true); // planned, not crashes
+  });
+
+  it("starts the successor cleanly when a grandchild still holds the retired process's stdout", async () => {
+    const c = coordinator({
+      housekeeping: { intervalMs: 20, maxLifetimeMs: 300, lifetimeVariance: 0 },
+    });
+    const failures: unknown[] = [];
+    c.on('start-failed', (e) => failures.push(e));
+    await c.register('old', echoSpec());
+    const first = c.snapshot('old').replicas[0];
+    // A daemon outside its group holds its stdout: after it exits, its exit is reported only
+    // after a drain grace (its last replies may still be in the pipe).
+    const grandchild = (await c.request('old', 'spawn-grandchild', { detached: true })) as number;
+    daemons.push(grandchild);
+    await waitUntil(() => {
+      const r = c.snapshot('old').replicas[0];
+      return r?.status === 'ready' && r.pid !== first?.pid;
+    }, 'the retired replica replaced');
+    // One start: the successor waited for the drain instead of failing ('slot already has a
+    // process') and restarting, which counted toward the breaker.
+    expect(failures).toEqual([]);
+    expect(c.snapshot('old').replicas[0]).toMatchObject({
+      restarts: 0,
+      generation: (first?.generation as number) + 1,
+    });
+    expect(isAlive(grandchild)).toBe(true); // outside the group: not ours to kill
   });
 
   it('stops an idle connection and starts it again on the next request', async () => {

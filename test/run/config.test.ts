@@ -115,6 +115,17 @@ describe('a broken config', () => {
         restart: { initialDelayMs: 500, maxDelayMs: 100 },
       }),
     ).toEqual(['/x/c.json: restart.maxDelayMs: must be ≥ options.restart.initialDelayMs']);
+    expect(
+      problems({
+        servers: { a: { command: 'x', maxMemoryMb: '200M' }, b: { command: 'x', maxMemoryMb: 0 } },
+      }),
+    ).toEqual([
+      '/x/c.json: servers.a.maxMemoryMb: expected a number, got "200M"',
+      '/x/c.json: servers.b.maxMemoryMb: must be ≥ 1, got 0',
+    ]);
+    expect(
+      problems({ servers: { a: { command: 'x' } }, housekeeping: { memoryCheckMs: 5 } }),
+    ).toEqual([expect.stringMatching(/^\/x\/c\.json: housekeeping\.memoryCheckMs: .*\b5\b/)]);
     expect(problems({ servers: {} })).toEqual(['/x/c.json: servers: name at least one server']);
     expect(problems([])).toEqual(['/x/c.json: expected an object, got an array']);
   });
