@@ -132,6 +132,11 @@ export class IoHost {
     } catch (error) {
       throw new SpawnError(order.command, (error as Error).message);
     }
+    // A pid is set only when the spawn syscall succeeded ('spawn' follows). Publish it before
+    // awaiting anything: if this worker dies in between, the coordinator still finds the process
+    // in the table (pid, exit = -1) and kills its group instead of leaving an orphan.
+    if (child.pid !== undefined)
+      this.#table.publish(order.slot, { pid: child.pid, startedAt: this.#table.now(), exit: -1 });
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve);
       child.once('error', (error: NodeJS.ErrnoException) => {
@@ -140,7 +145,6 @@ export class IoHost {
     });
     const pid = child.pid as number;
     const { slot, generation } = order;
-    this.#table.publish(slot, { pid, startedAt: this.#table.now(), exit: -1 });
     const tracker = new RequestTracker({
       write: (line) => {
         child.stdin?.write(line);
