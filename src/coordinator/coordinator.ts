@@ -650,7 +650,6 @@ export class Coordinator extends EventEmitter {
 
   // ---- internals ----------------------------------------------------------------------------
 
-  /** Lease a replica of `entry` (only `only`, when given). */
   /**
    * Lease a replica of `entry` (or `only`): an idle one first, else the least busy. A lease on a
    * replica with plain requests still in flight shares the process with them until they finish

@@ -9,8 +9,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { CoordinatorEvents } from '../../src/index.ts';
 import { groupMemory, residentBytes } from '../../src/io/memory.ts';
 import { liveMembers } from '../../src/io/process-group.ts';
+import { createMetrics } from '../../src/run/metrics.ts';
 import { coordinatorsFor } from '../helpers/coordinators.ts';
 import { echoSpec, isAlive, waitUntil } from '../helpers/processes.ts';
+import { parsePrometheus, sampleValue } from '../run/helpers.ts';
 
 const MiB = 2 ** 20;
 /** Far above an idle Node server (~40–60 MiB), far below a 250 MiB grandchild plus its server. */
@@ -77,6 +79,7 @@ describe('spec.maxMemoryMb', () => {
     const memory = record(c, 'memory');
     const retires = record(c, 'retire');
     const failures = record(c, 'start-failed');
+    const metrics = createMetrics(c, { defaultMetrics: false });
     await c.register('m', echoSpec({ maxMemoryMb: LIMIT_MB }));
     const before = c.snapshot('m').replicas[0];
     const leader = before?.pid as number;
@@ -106,6 +109,11 @@ describe('spec.maxMemoryMb', () => {
     expect(c.snapshot('m').replicas[0]?.generation).toBe((before?.generation as number) + 1);
     expect(await c.request('m', 'echo', { after: true })).toEqual({ after: true });
     expect(memory).toHaveLength(1); // once per process; the fresh one is under the limit
+    const scraped = parsePrometheus(await metrics.scrape());
+    metrics.close();
+    expect(
+      sampleValue(scraped, 'atomvisor_retirements_total', { key: 'm', reason: 'memory' }),
+    ).toBe(1);
   });
 
   it('leaves a leased replica to its holder, and retires it when the lease is released', async () => {
