@@ -76,6 +76,12 @@ export interface ReplicaSnapshot extends SlotSnapshot {
   idle: boolean;
   /** Consecutive probe counts of the current process (decoded from probeFailures/probeSuccesses). */
   probes: Record<ProbeName, ProbeCounts>;
+  /**
+   * Resident memory of the process's whole group, as last measured (every
+   * housekeeping.memoryCheckMs, when it has spec.maxMemoryMb or housekeeping.measureMemory is on);
+   * undefined before the first measurement or when not measured.
+   */
+  rssBytes: number | undefined;
 }
 
 export interface ConnectionSnapshot {
@@ -433,6 +439,7 @@ export class Coordinator extends EventEmitter {
         handshake: s.handshake,
         idle: s.idle,
         probes: decodeProbeCounts(snap.probeFailures, snap.probeSuccesses),
+        rssBytes: s.rssBytes,
       };
     });
     const status = STATUS_RANK.find((st) => replicas.some((r) => r.status === st)) ?? 'empty';
@@ -976,6 +983,13 @@ export class Coordinator extends EventEmitter {
   #onIoEvent(event: IoEvent): void {
     if (event.type === 'progress') {
       this.#progress.get(event.callId)?.(event.params);
+      return;
+    }
+    if (event.type === 'memory-sample') {
+      for (const sample of event.samples) {
+        const s = this.#bySlot.get(sample.slot);
+        if (s !== undefined && s.generation === sample.generation) s.rssBytes = sample.rssBytes;
+      }
       return;
     }
     const s = this.#bySlot.get(event.slot);

@@ -63,6 +63,11 @@ export interface CoordinatorOptions {
     leaseTimeoutMs?: number;
     /** How often each IO worker measures the memory of process groups with spec.maxMemoryMb. */
     memoryCheckMs?: number;
+    /**
+     * Measure every process group's memory, not only the limited ones (snapshot's `rssBytes`;
+     * `atomvisor run` turns it on for its MEM column). Default false.
+     */
+    measureMemory?: boolean;
   };
   env?: { allow?: string[]; inherit?: boolean };
   /** The probe worker pool (piscina) for exec/tcp/http/module health probes; started on first use. */
@@ -103,6 +108,7 @@ export interface ResolvedOptions {
     leakDetectionMs: number;
     leaseTimeoutMs: number;
     memoryCheckMs: number;
+    measureMemory: boolean;
   };
   env: { allow: string[]; inherit: boolean };
   probes: { threads: number; tasksPerThread: number };
@@ -153,6 +159,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     'leakDetectionMs',
     'leaseTimeoutMs',
     'memoryCheckMs',
+    'measureMemory',
   ]);
   const env = readObject(o.env, 'options.env', ['allow', 'inherit']);
   const probes = readObject(o.probes, 'options.probes', ['threads', 'tasksPerThread']);
@@ -225,6 +232,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
       leakDetectionMs: ms(hk, 'leakDetectionMs', 'options.housekeeping', 0),
       leaseTimeoutMs: ms(hk, 'leaseTimeoutMs', 'options.housekeeping', 0),
       memoryCheckMs: ms(hk, 'memoryCheckMs', 'options.housekeeping', 1_000, 10),
+      measureMemory: readBoolean(hk, 'measureMemory', 'options.housekeeping', false),
     },
     env: {
       allow: readStringArray(env, 'allow', 'options.env', DEFAULT_ENV_ALLOW),

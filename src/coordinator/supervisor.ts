@@ -50,6 +50,8 @@ export class Supervisor {
   retireAt = Number.POSITIVE_INFINITY;
   /** The generation whose process group went over spec.maxMemoryMb (retire it), or -1. */
   memoryExceeded = -1;
+  /** The current process group's resident memory as last measured (undefined: not yet/never). */
+  rssBytes: number | undefined;
   lastUsed = performance.now();
   readonly #ctx: SupervisorContext;
   readonly #policy: RestartPolicy;
@@ -213,6 +215,7 @@ export class Supervisor {
     if (probes.readiness !== undefined || probes.startup !== undefined)
       table.setFlags(this.slot, generation, Flag.unready);
     this.handshake = undefined;
+    this.rssBytes = undefined;
     let spawned = false;
     try {
       const env = childEnvironment(this.spec, options.env.allow, options.env.inherit);
@@ -230,6 +233,7 @@ export class Supervisor {
           requestTimeoutMs: options.requestTimeoutMs,
           maxTotalTimeoutMs: options.maxTotalTimeoutMs,
           maxMemoryBytes: this.spec.maxMemoryBytes,
+          measureMemory: options.housekeeping.measureMemory,
           memoryCheckMs: options.housekeeping.memoryCheckMs,
         }),
       );

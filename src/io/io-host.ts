@@ -39,6 +39,8 @@ export interface SpawnOrder {
   maxTotalTimeoutMs: number | undefined;
   /** Report the process group once its resident memory exceeds this (spec.maxMemoryMb). */
   maxMemoryBytes: number | undefined;
+  /** Measure the group's memory even without a limit (options.housekeeping.measureMemory). */
+  measureMemory: boolean;
   /** How often to measure it (options.housekeeping.memoryCheckMs). */
   memoryCheckMs: number;
 }
@@ -80,7 +82,9 @@ export type IoEvent =
       rssBytes: number;
       members: number;
       limitBytes: number;
-    };
+    }
+  /** Every measured group's resident memory, once per check (internal: not a public event). */
+  | { type: 'memory-sample'; samples: { slot: number; generation: number; rssBytes: number }[] };
 
 const STDERR_TAIL = 20;
 /** After 'exit', how long to keep reading stdout for replies written just before it. */
@@ -98,6 +102,8 @@ interface Connection {
   exit: Promise<ExitInfo>;
   /** spec.maxMemoryMb in bytes; undefined once reported (once per process) or when unlimited. */
   maxMemoryBytes: number | undefined;
+  /** Sampled every check (a limit, or options.housekeeping.measureMemory). */
+  measureMemory: boolean;
 }
 
 export class IoHost {
@@ -192,6 +198,7 @@ export class IoHost {
       stderr,
       stderrTail,
       maxMemoryBytes: order.maxMemoryBytes,
+      measureMemory: order.measureMemory || order.maxMemoryBytes !== undefined,
       exit: new Promise((resolve) =>
         child.once('exit', (code, signal) => {
           // Replies the process wrote just before exiting may still be in the pipe: read them
@@ -213,7 +220,7 @@ export class IoHost {
     child.stdout?.on('error', () => {});
     child.stderr?.on('error', () => {});
     void connection.exit.then((info) => this.#onExit(connection, info));
-    if (order.maxMemoryBytes !== undefined) this.#watchMemory(order.memoryCheckMs);
+    if (connection.measureMemory) this.#watchMemory(order.memoryCheckMs);
     return { pid };
   }
 
@@ -223,19 +230,29 @@ export class IoHost {
     this.#memoryTimer.unref();
   }
 
-  /** One measurement of every limited group (one /proc scan); each breach is reported once. */
+  /**
+   * One measurement of every measured group (one /proc scan): a sample of them all for the
+   * coordinator, and each limit breach, reported once per process.
+   */
   #checkMemory(): void {
-    const limited = [...this.#connections.values()].filter((c) => c.maxMemoryBytes !== undefined);
-    if (limited.length === 0) {
+    const measured = [...this.#connections.values()].filter((c) => c.measureMemory);
+    if (measured.length === 0) {
       clearInterval(this.#memoryTimer);
       this.#memoryTimer = undefined;
       return;
     }
-    const groups = groupMemory(limited.map((c) => c.pid));
-    for (const c of limited) {
+    const groups = groupMemory(measured.map((c) => c.pid));
+    const samples: { slot: number; generation: number; rssBytes: number }[] = [];
+    for (const c of measured) {
       const group = groups.get(c.pid);
-      const limitBytes = c.maxMemoryBytes as number;
-      if (group === undefined || group.rssBytes <= limitBytes) continue;
+      if (group !== undefined)
+        samples.push({ slot: c.slot, generation: c.generation, rssBytes: group.rssBytes });
+    }
+    if (samples.length > 0) this.#emit({ type: 'memory-sample', samples });
+    for (const c of measured) {
+      const group = groups.get(c.pid);
+      const limitBytes = c.maxMemoryBytes;
+      if (limitBytes === undefined || group === undefined || group.rssBytes <= limitBytes) continue;
       c.maxMemoryBytes = undefined; // the coordinator retires it; say so once
       this.#emit({
         type: 'memory',

@@ -123,7 +123,12 @@ async function run(config: RunConfig, flags: RunFlags): Promise<number> {
         }
       : undefined;
 
-  const coordinator = createCoordinator(config.coordinator);
+  // The view's MEM column, /status and /metrics show each server group's memory: measured unless
+  // the config says housekeeping.measureMemory: false.
+  const coordinator = createCoordinator({
+    ...config.coordinator,
+    housekeeping: { measureMemory: true, ...config.coordinator.housekeeping },
+  });
   const status = new RunStatus(coordinator, config.servers);
   let endpoint: StatusEndpoint | undefined;
   let metrics: Metrics | undefined;

@@ -210,6 +210,18 @@ export function createMetrics(coordinator: Coordinator, options: MetricsOptions 
     r.reduce((n, x) => Math.max(n, x.leaseAgeMs / 1000), 0),
   );
   new Gauge({
+    name: 'atomvisor_resident_memory_bytes',
+    help: "Resident memory of each replica's whole process group, as last measured.",
+    labelNames: ['key', 'replica'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const r of status.rows())
+        if (r.rssBytes !== undefined)
+          this.set({ key: r.key, replica: String(r.replica) }, r.rssBytes);
+    },
+  });
+  new Gauge({
     name: 'atomvisor_waiters',
     help: 'Callers waiting for a connection.',
     registers,

@@ -101,6 +101,7 @@ const coordinatorOptions = {
       leakDetectionMs: ms.optional(),
       leaseTimeoutMs: ms.optional(),
       memoryCheckMs: ms.optional(),
+      measureMemory: z.boolean().optional(),
     })
     .optional(),
   env: z

@@ -34,6 +34,8 @@ export interface ReplicaRow {
   leaseAgeMs: number;
   inFlight: number;
   waiters: number;
+  /** Resident memory of its whole process group, as last measured; undefined before that. */
+  rssBytes: number | undefined;
   lastError: { message: string; at: string } | undefined;
 }
 
@@ -152,6 +154,7 @@ export class RunStatus {
           leaseAgeMs: r.leaseAgeMs,
           inFlight: r.inFlight,
           waiters: r.waiters,
+          rssBytes: r.pid > 0 && r.exit === -1 ? r.rssBytes : undefined,
           lastError: notes?.lastError,
         });
       }

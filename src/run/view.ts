@@ -1,7 +1,8 @@
 /**
  * The live view of `atomvisor run` on a terminal: a table redrawn in place (on the alternate
- * screen, like top) with one row per replica — name, status, pid, uptime, restarts, probe states,
- * lease and in-flight requests, last error — and the latest events below it. It only reads
+ * screen, like top) with one row per replica — name, status, pid, uptime, memory (the whole
+ * process group's), restarts, probe states, lease and in-flight requests, last error — and the
+ * latest events below it. It only reads
  * lock-free snapshots (RunStatus), twice a second and on resize; it never waits on a connection.
  * Leaving it (shutdown) restores the screen, so what follows prints as ordinary lines.
  */
@@ -23,6 +24,7 @@ const COLUMNS = [
   'STATUS',
   'PID',
   'UPTIME',
+  'MEM',
   'RESTARTS',
   'PROBES',
   'LEASE/IN-FLIGHT',
@@ -38,6 +40,15 @@ export function formatDuration(ms: number | undefined): string {
   const h = Math.floor(m / 60);
   if (h < 24) return `${h}h${String(m % 60).padStart(2, '0')}m`;
   return `${Math.floor(h / 24)}d${String(h % 24).padStart(2, '0')}h`;
+}
+
+/** Bytes as the view shows them: 512K, 48M, 1.2G. */
+export function formatBytes(bytes: number | undefined): string {
+  if (bytes === undefined) return '-';
+  const mb = bytes / 2 ** 20;
+  if (mb < 1) return `${Math.round(bytes / 1024)}K`;
+  if (mb < 1024) return `${Math.round(mb)}M`;
+  return `${(mb / 1024).toFixed(1)}G`;
 }
 
 function probesText(row: ReplicaRow): string {
@@ -64,6 +75,7 @@ export function tableCells(rows: readonly ReplicaRow[]): string[][] {
       statusText(r),
       r.uptimeMs === undefined ? '-' : String(r.pid),
       formatDuration(r.uptimeMs),
+      formatBytes(r.rssBytes),
       String(r.restarts),
       probesText(r),
       `${r.leaseId === 0 ? '-' : `#${r.leaseId} ${formatDuration(r.leaseAgeMs)}`} / ${r.inFlight}`,

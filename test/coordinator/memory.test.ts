@@ -138,6 +138,36 @@ describe('spec.maxMemoryMb', () => {
     await waitUntil(() => !isAlive(lease.pid) && !isAlive(grandchild), 'the old group is gone');
   });
 
+  it('measures every group with housekeeping.measureMemory, only the limited ones without it', async () => {
+    const all = coordinators.make({ ioWorkers: 1, housekeeping: { measureMemory: true } });
+    await all.register('plain', echoSpec());
+    await waitUntil(
+      () => all.snapshot('plain').replicas[0]?.rssBytes !== undefined,
+      'a measurement of the unlimited server',
+    );
+    const r = all.snapshot('plain').replicas[0];
+    const group = groupMemory([r?.pid as number]).get(r?.pid as number);
+    // Same order of magnitude as a fresh measurement (RSS moves a little between the two).
+    expect(r?.rssBytes).toBeGreaterThan(8 * MiB);
+    expect(Math.abs((r?.rssBytes ?? 0) - (group?.rssBytes ?? 0))).toBeLessThan(64 * MiB);
+    const metrics = createMetrics(all, { defaultMetrics: false });
+    const f = parsePrometheus(await metrics.scrape());
+    metrics.close();
+    expect(
+      sampleValue(f, 'atomvisor_resident_memory_bytes', { key: 'plain', replica: '0' }),
+    ).toBeGreaterThan(8 * MiB);
+
+    const some = coordinators.make({ ioWorkers: 1 }); // measureMemory off (the default)
+    await some.register('plain', echoSpec());
+    await some.register('limited', echoSpec({ maxMemoryMb: 4096 }));
+    await waitUntil(
+      () => some.snapshot('limited').replicas[0]?.rssBytes !== undefined,
+      'a measurement of the limited server',
+    );
+    // The same IO worker's checks ran, and left the unlimited server alone.
+    expect(some.snapshot('plain').replicas[0]?.rssBytes).toBeUndefined();
+  });
+
   it('rejects a bad limit or check interval, naming the field', async () => {
     const c = coordinators.make();
     for (const [value, reason] of [
@@ -154,6 +184,9 @@ describe('spec.maxMemoryMb', () => {
     expect(() => coordinators.make({ housekeeping: { memoryCheckMs: 1 } })).toThrowError(
       expect.objectContaining({ field: 'options.housekeeping.memoryCheckMs' }),
     );
+    expect(() =>
+      coordinators.make({ housekeeping: { measureMemory: 'yes' as unknown as boolean } }),
+    ).toThrowError(expect.objectContaining({ field: 'options.housekeeping.measureMemory' }));
     expect(c.keys()).toEqual([]);
   });
 });
