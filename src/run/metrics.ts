@@ -73,7 +73,6 @@ export function createMetrics(coordinator: Coordinator, options: MetricsOptions 
   const ownsStatus = options.status === undefined;
   const status = options.status ?? new RunStatus(coordinator);
   const registers = [registry];
-  const names: string[] = [];
   if (options.defaultMetrics ?? options.registry === undefined)
     collectDefaultMetrics({ register: registry });
 
@@ -285,8 +284,10 @@ export function createMetrics(coordinator: Coordinator, options: MetricsOptions 
   for (const [event, fn] of Object.entries(listeners))
     coordinator.on(event, fn as (...args: unknown[]) => void);
 
-  for (const metric of registry.getMetricsAsArray())
-    if (metric.name.startsWith('atomvisor_')) names.push(metric.name);
+  const names = registry
+    .getMetricsAsArray()
+    .map((metric) => metric.name)
+    .filter((name) => name.startsWith('atomvisor_'));
 
   let closed = false;
   return {
