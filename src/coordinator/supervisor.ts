@@ -139,8 +139,10 @@ export class Supervisor {
   }
 
   /**
-   * Planned replacement (max lifetime, memory, idle): stop gracefully, then start afresh unless
-   * idle.
+   * Replacement by plan (max lifetime, memory, idle): stop gracefully, then start afresh unless
+   * idle. A memory retirement then goes through the restart policy like a crash (backoff, the
+   * breaker, a `restart` event): a limit that every fresh process exceeds ends in `failed`, not in
+   * a retirement loop.
    */
   async retire(reason: RetireReason, drainMs: number): Promise<void> {
     this.#ctx.emit('retire', { key: this.key, slot: this.slot, reason });
@@ -148,6 +150,13 @@ export class Supervisor {
     if (this.#removed) return;
     if (reason === 'idle') {
       this.idle = true;
+      return;
+    }
+    if (reason === 'memory') {
+      // Unless an exit during the drain already went through the policy (a restart is pending,
+      // or the breaker gave up).
+      if (this.status === 'exited' && this.#restartTimer === undefined)
+        this.#afterExit(this.#policy.onExit(this.readyAt, performance.now()));
       return;
     }
     await this.start();

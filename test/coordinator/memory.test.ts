@@ -138,6 +138,25 @@ describe('spec.maxMemoryMb', () => {
     await waitUntil(() => !isAlive(lease.pid) && !isAlive(grandchild), 'the old group is gone');
   });
 
+  it('counts memory retirements like restarts: a limit every fresh process exceeds ends in failed', async () => {
+    const c = coordinators.make({
+      restart: { initialDelayMs: 10, maxDelayMs: 50, maxRestarts: 2 },
+    });
+    const memory = record(c, 'memory');
+    const failed = record(c, 'failed');
+    // 1 MiB: a Node server is over it from its first breath.
+    await c.register('tiny', echoSpec({ maxMemoryMb: 1 }));
+    await waitUntil(() => failed.length > 0, 'the breaker trips');
+    const r = c.snapshot('tiny').replicas[0];
+    expect(r?.status).toBe('failed');
+    expect(r?.restarts).toBe(2); // maxRestarts, then it gave up instead of looping
+    expect(memory.length).toBe(3); // one breach per process: the first and its two successors
+    expect(failed[0]).toMatchObject({ key: 'tiny', restartsInWindow: 2 });
+    await expect(c.request('tiny', 'echo', {})).rejects.toMatchObject({
+      code: 'ERR_ATOMVISOR_CONNECTION_FAILED',
+    });
+  });
+
   it('measures every group with housekeeping.measureMemory, only the limited ones without it', async () => {
     const all = coordinators.make({ ioWorkers: 1, housekeeping: { measureMemory: true } });
     await all.register('plain', echoSpec());
