@@ -49,6 +49,7 @@ import type { CoordinatorEvents } from './events.ts';
 import { IoPool } from './io-pool.ts';
 import { Lease, type LeaseBackend } from './lease.ts';
 import { type CoordinatorOptions, type ResolvedOptions, resolveOptions } from './options.ts';
+import { type ReloadReport, rollReplicas } from './reload.ts';
 import { type ConnectionSpec, resolveSpec } from './spec.ts';
 import { Supervisor, type SupervisorContext } from './supervisor.ts';
 
@@ -334,6 +335,30 @@ export class Coordinator extends EventEmitter {
   }
 
   /**
+   * Rolling restart of `key` (pm2's reload): one replica at a time is drained (in-flight work and
+   * its lease finish, up to `timeoutMs`, default 10 s), stopped and started afresh, and the next
+   * only once the new process serves (ready, readiness passing; up to `readyTimeoutMs`, default
+   * options.startTimeoutMs). Stops at the first replica that does not come back, leaving the rest
+   * on their old processes: see ReloadReport.stopped. src/coordinator/reload.ts has the rules.
+   */
+  async reload(
+    key: string,
+    options: { timeoutMs?: number; readyTimeoutMs?: number } = {},
+  ): Promise<ReloadReport> {
+    this.#checkOpen();
+    const entry = this.#entry(key);
+    const drainMs = checkTimeout(options.timeoutMs, 'options.timeoutMs') ?? 10_000;
+    const readyTimeoutMs =
+      checkTimeout(options.readyTimeoutMs, 'options.readyTimeoutMs') ?? this.options.startTimeoutMs;
+    return rollReplicas(key, [...entry.replicas], {
+      table: this.#table,
+      cancelled: (s) => this.#closing !== undefined || s.removed || entry.removing,
+      drainMs,
+      readyTimeoutMs,
+    });
+  }
+
+  /**
    * A JSON-RPC request to any ready replica of `key` that is not under an exclusive lease (the
    * least busy one). With none ready, it waits (bounded by options.acquireTimeoutMs and the
    * signal) for one to be.
@@ -349,21 +374,26 @@ export class Coordinator extends EventEmitter {
     this.#checkRequest(method, options);
     // Timed only while someone listens: with no subscriber, instrumentation costs one check.
     const waitStart = requestChannel.hasSubscribers ? performance.now() : -1;
-    const supervisor = await this.#waitFor(
+    // The replica is chosen and the request counted in flight in one synchronous step (#admit),
+    // whether now or when the queue serves it later: a drain that starts in between sees it and
+    // waits for it, and a lease taken in the same pass finds it in flight (it finishes there; no
+    // new plain request goes to the leased process).
+    const admitted = await this.#waitFor(
       entry,
       'request',
-      () => this.#readyReplica(entry),
+      () => this.#admit(entry),
       options.timeoutMs ?? this.options.acquireTimeoutMs,
       options.signal,
     );
     const waitMs = waitStart < 0 ? 0 : performance.now() - waitStart;
     return this.#send(
-      supervisor,
-      supervisor.generation,
+      admitted.supervisor,
+      admitted.generation,
       method,
       params,
       options,
       waitMs,
+      true,
     ) as Promise<T>;
   }
 
@@ -700,6 +730,14 @@ export class Coordinator extends EventEmitter {
     return lease;
   }
 
+  /** Choose a replica for a plain request and count the request in flight there at once. */
+  #admit(entry: Entry): { supervisor: Supervisor; generation: number } | undefined {
+    const supervisor = this.#readyReplica(entry);
+    if (supervisor === undefined) return undefined;
+    this.#table.addInFlight(supervisor.slot, 1);
+    return { supervisor, generation: this.#table.state(supervisor.slot).generation };
+  }
+
   /** A ready, unleased, readiness-passing replica, least busy first. */
   #readyReplica(entry: Entry): Supervisor | undefined {
     let best: Supervisor | undefined;
@@ -910,14 +948,22 @@ export class Coordinator extends EventEmitter {
     options: RequestOptions,
     /** How long request() waited for this replica; undefined for a request through a lease. */
     waitMs?: number,
+    /** Already counted in flight when the replica was chosen (#admit). */
+    admitted = false,
   ): Promise<unknown> {
     const callId = this.#nextCallId++;
     const signal = options.signal;
-    if (signal?.aborted) throw signal.reason;
+    if (signal?.aborted) {
+      if (admitted) {
+        this.#table.addInFlight(s.slot, -1);
+        s.onWorkDone();
+      }
+      throw signal.reason;
+    }
     const sentAt = requestChannel.hasSubscribers ? performance.now() : -1;
     let failure: unknown;
     this.#counters.requests++;
-    this.#table.addInFlight(s.slot, 1);
+    if (!admitted) this.#table.addInFlight(s.slot, 1);
     if (options.onProgress) this.#progress.set(callId, options.onProgress);
     let onAbort: (() => void) | undefined;
     try {

@@ -71,5 +71,5 @@ export interface CoordinatorEvents {
 
 export type CoordinatorEventName = keyof CoordinatorEvents;
 
-/** Why a replica was retired: its max lifetime, its memory limit, or idleness. */
-export type RetireReason = 'max-lifetime' | 'memory' | 'idle';
+/** Why a replica was retired: its max lifetime, its memory limit, idleness, or a reload. */
+export type RetireReason = 'max-lifetime' | 'memory' | 'idle' | 'reload';

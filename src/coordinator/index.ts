@@ -24,4 +24,5 @@ export {
 export type { CoordinatorEventName, CoordinatorEvents } from './events.ts';
 export { Lease } from './lease.ts';
 export { type CoordinatorOptions, DEFAULT_ENV_ALLOW } from './options.ts';
+export type { ReloadReport } from './reload.ts';
 export type { ConnectionSpec, StartingConnection } from './spec.ts';
