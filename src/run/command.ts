@@ -37,6 +37,9 @@ options:
   --check                  check the config and exit
   -h, --help               show this help
 
+signals: SIGINT/SIGTERM close gracefully (a second one forces it); SIGHUP restarts every server
+one replica at a time (with the live view on, it means the terminal hung up: close gracefully).
+
 exit status: 0 after a graceful shutdown; 1 when a server could not start or the shutdown
 deadline passed; 2 for a bad config or usage; 130/143 when a second SIGINT/SIGTERM forced it.`;
 
@@ -125,6 +128,10 @@ async function run(config: RunConfig, flags: RunFlags): Promise<number> {
 
   // The view's MEM column, /status and /metrics show each server group's memory: measured unless
   // the config says housekeeping.measureMemory: false.
+  // Output that can no longer be written — a reader that went away (EPIPE), a terminal that hung
+  // up (EIO) — must not crash the supervisor and leave its servers without it.
+  const ignoreOutputError = () => {};
+  process.stdout.on('error', ignoreOutputError);
   const coordinator = createCoordinator({
     ...config.coordinator,
     housekeeping: { measureMemory: true, ...config.coordinator.housekeeping },
@@ -190,9 +197,26 @@ async function run(config: RunConfig, flags: RunFlags): Promise<number> {
     })();
     return closing;
   };
+  // SIGHUP: a rolling restart of every server (gunicorn's HUP, pm2's reload), one at a time; while
+  // the live view owns the terminal it means the terminal hung up, so it closes gracefully.
+  let reloading: Promise<void> | undefined;
+  const hangup = () => {
+    if (view !== undefined && active === view) {
+      void shutdown('SIGHUP (terminal hung up)', 0);
+    } else if (closing !== undefined) {
+      // closing anyway
+    } else if (reloading !== undefined) {
+      reporter.event('reload-busy', {});
+    } else {
+      reloading = reloadAll(coordinator, reporter).finally(() => {
+        reloading = undefined;
+      });
+    }
+  };
   const removeSignals = onShutdownSignals({
     graceful: (signal: ShutdownSignal) => void shutdown(signal, 0),
     force: (signal: ShutdownSignal) => force(`second ${signal}`, SIGNAL_EXIT_CODES[signal]),
+    hangup,
   });
 
   try {
@@ -242,7 +266,33 @@ async function run(config: RunConfig, flags: RunFlags): Promise<number> {
   } finally {
     removeSignals();
     leaveView();
+    process.stdout.off('error', ignoreOutputError);
   }
+}
+
+/** SIGHUP: reload every registered server (keys side by side, replicas one at a time). */
+async function reloadAll(coordinator: Coordinator, reporter: Reporter): Promise<void> {
+  const keys = coordinator.keys();
+  reporter.event('reload', { servers: keys });
+  await Promise.all(
+    keys.map(async (key) => {
+      try {
+        const r = await coordinator.reload(key);
+        reporter.event('reloaded', {
+          key,
+          pids: r.replaced.map((x) => x.toPid),
+          replaced: r.replaced.length,
+          skipped: r.skipped.length,
+          ...(r.stopped === undefined
+            ? {}
+            : { stoppedAt: r.stopped.replica, reason: r.stopped.reason }),
+        });
+      } catch (error) {
+        // Closing meanwhile, or the key was removed: the shutdown's own events say the rest.
+        reporter.event('reload-failed', { key, error: describeError(error) });
+      }
+    }),
+  );
 }
 
 function pidsOf(coordinator: Coordinator, key: string): number[] {

@@ -94,4 +94,39 @@ describe('signals', () => {
     expect(lines.some((l) => / shutdown reason=SIGINT /.test(l))).toBe(true);
     await waitUntil(() => pids.every((pid) => !isAlive(pid)), 'no server process is left', 5_000);
   }, 60_000);
+  it('SIGHUP reloads every server one replica at a time; it keeps running, then SIGTERM closes it', async () => {
+    const file = join(dir, 'reload.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        servers: { echo: { command: process.execPath, args: [ECHO], replicas: 2 } },
+        stop: { stdinGraceMs: 1_000, termGraceMs: 1_000 },
+      }),
+    );
+    const run = start([...CLI, 'run', file, '--json'], {
+      pids: (h) => spawnedPids(complete(h.stdout())),
+    });
+    await run.waitFor((out) => out.includes('"event":"started"'), 'the servers started');
+    const before = spawnedPids(complete(run.stdout()));
+    expect(before).toHaveLength(2);
+
+    run.child.kill('SIGHUP');
+    const reloaded = await run.waitFor(
+      (out) => jsonEvents(complete(out)).find((e) => e.event === 'reloaded'),
+      'the reload finished',
+    );
+    expect(reloaded).toMatchObject({ key: 'echo', replaced: 2, skipped: 0 });
+    const after = reloaded.pids as number[];
+    expect(after).toHaveLength(2);
+    for (const pid of after) expect(before).not.toContain(pid);
+    const retires = jsonEvents(complete(run.stdout())).filter((e) => e.event === 'retire');
+    expect(retires.map((e) => e.reason)).toEqual(['reload', 'reload']);
+    await waitUntil(() => before.every((pid) => !isAlive(pid)), 'the old processes are gone');
+    expect(after.every((pid) => isAlive(pid))).toBe(true);
+    expect(run.done()).toBe(false); // still supervising
+
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toEqual({ code: 0, signal: null });
+    await waitUntil(() => after.every((pid) => !isAlive(pid)), 'no server process is left', 5_000);
+  }, 60_000);
 });

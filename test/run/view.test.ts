@@ -4,9 +4,12 @@
  * servers come up, and a Ctrl-C typed into the terminal (the pty turns it into SIGINT) restores
  * the screen and closes gracefully. Without a TTY it prints log lines instead (signals.test.ts).
  */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { isAlive, waitUntil } from '../helpers/processes.ts';
-import { EXAMPLE_CONFIG, killAll, start } from './helpers.ts';
+import { ECHO, isAlive, STUBBORN, waitUntil } from '../helpers/processes.ts';
+import { descendants, EXAMPLE_CONFIG, killAll, start } from './helpers.ts';
 
 afterEach(killAll);
 
@@ -92,5 +95,62 @@ describe('live view', () => {
     expect(after).toMatch(/shutdown reason=SIGINT/);
     expect(after).toMatch(/closed ms=\d+/);
     await waitUntil(() => pids.every((pid) => !isAlive(pid)), 'no server process is left', 5_000);
+  }, 60_000);
+  it('closing the terminal (a hang-up) closes atomvisor gracefully: even a stubborn server goes', async () => {
+    // A server that ignores stdin EOF and SIGTERM survives its supervisor's abrupt death (it has
+    // its own process group); only the graceful close's escalation to SIGKILL ends it.
+    const dir = mkdtempSync(join(tmpdir(), 'atomvisor-hangup-'));
+    const config = join(dir, 'hangup.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        servers: {
+          stubborn: { command: process.execPath, args: [STUBBORN] },
+          echo: { command: process.execPath, args: [ECHO] },
+        },
+        stop: { stdinGraceMs: 300, termGraceMs: 300 },
+      }),
+    );
+    const command = [process.execPath, '--import', 'tsx', 'src/cli/main.ts', 'run', config]
+      .map(quote)
+      .join(' ');
+    const run = start(['script', '-qfec', `exec ${command}`, '/dev/null'], {
+      env: { ...process.env, TERM: 'xterm-256color' },
+    });
+    let servers: number[] = [];
+    try {
+      await run.waitFor(
+        (out) => frames(out).some((f) => (f.match(/^\S+\s+ready\s+\d+\s/gm) ?? []).length === 2),
+        'a frame with both servers ready',
+      );
+      const scriptPid = run.child.pid as number;
+      const cmdline = (pid: number) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        } catch {
+          return '';
+        }
+      };
+      const atomvisor = descendants(scriptPid).find((pid) =>
+        cmdline(pid).includes('src/cli/main.ts'),
+      ) as number;
+      expect(atomvisor).toBeGreaterThan(0);
+      servers = descendants(atomvisor).filter((pid) => /-server\.mjs/.test(cmdline(pid)));
+      expect(servers).toHaveLength(2);
+      // The terminal goes away: the pty's master closes and the kernel sends SIGHUP to atomvisor.
+      process.kill(scriptPid, 'SIGKILL');
+      await waitUntil(() => !isAlive(atomvisor), 'atomvisor exited', 20_000);
+      await waitUntil(() => servers.every((pid) => !isAlive(pid)), 'no server is left', 5_000);
+    } finally {
+      // What a failed run left behind (the stubborn one outlives an abrupt exit).
+      for (const pid of servers) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone, as it should be
+        }
+      }
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 60_000);
 });
