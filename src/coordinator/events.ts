@@ -1,3 +1,4 @@
+import type { MemoryBreach } from '../io/memory.ts';
 import type { ProbeEvent, UnhealthyEvent } from '../probes/scheduler.ts';
 
 /**
@@ -37,16 +38,7 @@ export interface CoordinatorEvents {
    * A process group went over spec.maxMemoryMb (resident memory of all its members): the replica
    * is retired — drained, stopped, started afresh; a leased one when its lease is released.
    */
-  memory: {
-    key: string;
-    slot: number;
-    generation: number;
-    pid: number;
-    rssBytes: number;
-    /** Live processes in the group, the server included. */
-    members: number;
-    limitBytes: number;
-  };
+  memory: { key: string } & MemoryBreach;
   /** The server broke the framing or the protocol; the connection keeps going. */
   protocol: {
     key: string;

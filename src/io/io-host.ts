@@ -15,7 +15,7 @@ import { ConnectionLostError, NotRunningError, SpawnError } from '../errors.ts';
 import { SlotTable, type SlotTableHandle } from '../table/slot-table.ts';
 import { classify, encodeErrorResponse, JsonRpcErrorCode, type JsonRpcParams } from './jsonrpc.ts';
 import { LineDecoder } from './line-decoder.ts';
-import { groupMemory } from './memory.ts';
+import { groupMemory, type MemoryBreach } from './memory.ts';
 import {
   type ExitInfo,
   type StopStage,
@@ -74,15 +74,7 @@ export type IoEvent =
       detail: string;
     }
   | { type: 'stderr'; slot: number; generation: number; line: string }
-  | {
-      type: 'memory';
-      slot: number;
-      generation: number;
-      pid: number;
-      rssBytes: number;
-      members: number;
-      limitBytes: number;
-    }
+  | ({ type: 'memory' } & MemoryBreach)
   /** Every measured group's resident memory, once per check (internal: not a public event). */
   | { type: 'memory-sample'; samples: { slot: number; generation: number; rssBytes: number }[] };
 

@@ -10,6 +10,18 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { procStat } from './process-group.ts';
 
+/** A process group found over its memory limit (the IO worker reports it once per process). */
+export interface MemoryBreach {
+  slot: number;
+  generation: number;
+  /** The server: the group's leader. */
+  pid: number;
+  rssBytes: number;
+  /** Live processes in the group, the server included. */
+  members: number;
+  limitBytes: number;
+}
+
 export interface GroupMemory {
   /** Sum of the members' resident set sizes, in bytes. */
   rssBytes: number;
