@@ -83,6 +83,8 @@ export interface ReplicaSnapshot extends SlotSnapshot {
    * undefined before the first measurement or when not measured.
    */
   rssBytes: number | undefined;
+  /** Its CPU use between the last two measurements, in % of one core (measured like rssBytes). */
+  cpuPercent: number | undefined;
 }
 
 export interface ConnectionSnapshot {
@@ -470,6 +472,7 @@ export class Coordinator extends EventEmitter {
         idle: s.idle,
         probes: decodeProbeCounts(snap.probeFailures, snap.probeSuccesses),
         rssBytes: s.rssBytes,
+        cpuPercent: s.cpuPercent,
       };
     });
     const status = STATUS_RANK.find((st) => replicas.some((r) => r.status === st)) ?? 'empty';
@@ -1034,7 +1037,9 @@ export class Coordinator extends EventEmitter {
     if (event.type === 'memory-sample') {
       for (const sample of event.samples) {
         const s = this.#bySlot.get(sample.slot);
-        if (s !== undefined && s.generation === sample.generation) s.rssBytes = sample.rssBytes;
+        if (s === undefined || s.generation !== sample.generation) continue;
+        s.rssBytes = sample.rssBytes;
+        s.cpuPercent = sample.cpuPercent;
       }
       return;
     }

@@ -52,6 +52,8 @@ export class Supervisor {
   memoryExceeded = -1;
   /** The current process group's resident memory as last measured (undefined: not yet/never). */
   rssBytes: number | undefined;
+  /** Its CPU use between the last two measurements, % of one core (undefined: not yet/never). */
+  cpuPercent: number | undefined;
   lastUsed = performance.now();
   readonly #ctx: SupervisorContext;
   readonly #policy: RestartPolicy;
@@ -225,6 +227,7 @@ export class Supervisor {
       table.setFlags(this.slot, generation, Flag.unready);
     this.handshake = undefined;
     this.rssBytes = undefined;
+    this.cpuPercent = undefined;
     let spawned = false;
     try {
       const env = childEnvironment(this.spec, options.env.allow, options.env.inherit);

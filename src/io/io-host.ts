@@ -75,8 +75,19 @@ export type IoEvent =
     }
   | { type: 'stderr'; slot: number; generation: number; line: string }
   | ({ type: 'memory' } & MemoryBreach)
-  /** Every measured group's resident memory, once per check (internal: not a public event). */
-  | { type: 'memory-sample'; samples: { slot: number; generation: number; rssBytes: number }[] };
+  /** Every measured group's memory and CPU use, once per check (internal: not a public event). */
+  | { type: 'memory-sample'; samples: UsageSample[] };
+
+export interface UsageSample {
+  slot: number;
+  generation: number;
+  rssBytes: number;
+  /** CPU use since the previous check, % of one core; undefined on the first check. */
+  cpuPercent: number | undefined;
+}
+
+/** Clock ticks per second in /proc/PID/stat (USER_HZ: fixed at 100 in Linux's user ABI). */
+const USER_HZ = 100;
 
 const STDERR_TAIL = 20;
 /** After 'exit', how long to keep reading stdout for replies written just before it. */
@@ -96,6 +107,8 @@ interface Connection {
   maxMemoryBytes: number | undefined;
   /** Sampled every check (a limit, or options.housekeeping.measureMemory). */
   measureMemory: boolean;
+  /** The group's CPU ticks at the previous check, and when (performance.now ms). */
+  lastCpu: { ticks: number; at: number } | undefined;
 }
 
 export class IoHost {
@@ -191,6 +204,7 @@ export class IoHost {
       stderrTail,
       maxMemoryBytes: order.maxMemoryBytes,
       measureMemory: order.measureMemory || order.maxMemoryBytes !== undefined,
+      lastCpu: undefined,
       exit: new Promise((resolve) =>
         child.once('exit', (code, signal) => {
           // Replies the process wrote just before exiting may still be in the pipe: read them
@@ -234,11 +248,24 @@ export class IoHost {
       return;
     }
     const groups = groupMemory(measured.map((c) => c.pid));
-    const samples: { slot: number; generation: number; rssBytes: number }[] = [];
+    const now = performance.now();
+    const samples: UsageSample[] = [];
     for (const c of measured) {
       const group = groups.get(c.pid);
-      if (group !== undefined)
-        samples.push({ slot: c.slot, generation: c.generation, rssBytes: group.rssBytes });
+      if (group === undefined) continue;
+      const last = c.lastCpu;
+      // A member that exited takes its ticks with it: never report less than nothing.
+      const cpuPercent =
+        last === undefined || now <= last.at
+          ? undefined
+          : Math.max(0, (((group.cpuTicks - last.ticks) / USER_HZ) * 100_000) / (now - last.at));
+      c.lastCpu = { ticks: group.cpuTicks, at: now };
+      samples.push({
+        slot: c.slot,
+        generation: c.generation,
+        rssBytes: group.rssBytes,
+        cpuPercent,
+      });
     }
     if (samples.length > 0) this.#emit({ type: 'memory-sample', samples });
     for (const c of measured) {

@@ -1,5 +1,6 @@
 /**
- * Resident memory of whole process groups, for spec.maxMemoryMb. A server's memory is its group's:
+ * Resident memory (and CPU time) of whole process groups, for spec.maxMemoryMb and the MEM/CPU
+ * columns. A server's memory is its group's:
  * pm2 reads only the process it started, so a server whose child does the work can grow without
  * bound under it. One pass over /proc finds every member of every group asked about (one scan,
  * however many groups), then each member's VmRSS is read from /proc/PID/status (kB, so no page
@@ -25,6 +26,12 @@ export interface MemoryBreach {
 export interface GroupMemory {
   /** Sum of the members' resident set sizes, in bytes. */
   rssBytes: number;
+  /**
+   * CPU time the live members have used (user + system), in clock ticks (USER_HZ: 100 per second
+   * on Linux). Read from the same /proc/PID/stat line, so it costs nothing extra; the difference
+   * between two checks is the group's CPU use in between (members that exited meanwhile drop out).
+   */
+  cpuTicks: number;
   /** Live members counted (the leader included while it runs). */
   members: number;
 }
@@ -46,8 +53,9 @@ export function groupMemory(pgids: Iterable<number>): Map<number, GroupMemory> {
     if (stat === undefined || !wanted.has(stat.pgrp) || stat.state === 'Z') continue;
     const rss = residentBytes(entry);
     if (rss === undefined) continue;
-    const group = out.get(stat.pgrp) ?? { rssBytes: 0, members: 0 };
+    const group = out.get(stat.pgrp) ?? { rssBytes: 0, cpuTicks: 0, members: 0 };
     group.rssBytes += rss;
+    group.cpuTicks += stat.cpuTicks;
     group.members++;
     out.set(stat.pgrp, group);
   }

@@ -126,6 +126,8 @@ export interface ProcStat {
   pgrp: number;
   /** Start time in clock ticks since boot (field 22), as text. */
   startTime: string | undefined;
+  /** CPU time used so far, user + system (fields 14 and 15), in clock ticks (USER_HZ, 100). */
+  cpuTicks: number;
 }
 
 export function procStat(pid: number | string): ProcStat | undefined {
@@ -137,12 +139,14 @@ export function procStat(pid: number | string): ProcStat | undefined {
   }
   // Field 2 (comm) may contain spaces and parentheses: split after the last ')'.
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // rest[0] is field 3 overall (state), rest[1] field 4 (ppid), rest[2] field 5 (pgrp).
+  // rest[0] is field 3 overall (state), rest[1] field 4 (ppid), rest[2] field 5 (pgrp): field N
+  // is rest[N - 3].
   return {
     state: rest[0] ?? '',
     ppid: Number(rest[1]),
     pgrp: Number(rest[2]),
     startTime: rest[19],
+    cpuTicks: Number(rest[11]) + Number(rest[12]),
   };
 }
 

@@ -36,6 +36,8 @@ export interface ReplicaRow {
   waiters: number;
   /** Resident memory of its whole process group, as last measured; undefined before that. */
   rssBytes: number | undefined;
+  /** CPU use of the group between the last two measurements, % of one core. */
+  cpuPercent: number | undefined;
   lastError: { message: string; at: string } | undefined;
 }
 
@@ -155,6 +157,7 @@ export class RunStatus {
           inFlight: r.inFlight,
           waiters: r.waiters,
           rssBytes: r.pid > 0 && r.exit === -1 ? r.rssBytes : undefined,
+          cpuPercent: r.pid > 0 && r.exit === -1 ? r.cpuPercent : undefined,
           lastError: notes?.lastError,
         });
       }

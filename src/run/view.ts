@@ -1,7 +1,7 @@
 /**
  * The live view of `atomvisor run` on a terminal: a table redrawn in place (on the alternate
- * screen, like top) with one row per replica — name, status, pid, uptime, memory (the whole
- * process group's), restarts, probe states, lease and in-flight requests, last error — and the
+ * screen, like top) with one row per replica — name, status, pid, uptime, CPU and memory (the
+ * whole process group's), restarts, probe states, lease and in-flight requests, last error — and the
  * latest events below it. It only reads
  * lock-free snapshots (RunStatus), twice a second and on resize; it never waits on a connection.
  * Leaving it (shutdown) restores the screen, so what follows prints as ordinary lines.
@@ -24,6 +24,7 @@ const COLUMNS = [
   'STATUS',
   'PID',
   'UPTIME',
+  'CPU',
   'MEM',
   'RESTARTS',
   'PROBES',
@@ -75,6 +76,7 @@ export function tableCells(rows: readonly ReplicaRow[]): string[][] {
       statusText(r),
       r.uptimeMs === undefined ? '-' : String(r.pid),
       formatDuration(r.uptimeMs),
+      r.cpuPercent === undefined ? '-' : `${Math.round(r.cpuPercent)}%`,
       formatBytes(r.rssBytes),
       String(r.restarts),
       probesText(r),

@@ -187,6 +187,31 @@ describe('spec.maxMemoryMb', () => {
     expect(some.snapshot('plain').replicas[0]?.rssBytes).toBeUndefined();
   });
 
+  it("reports each group's CPU use between checks: near a core while it spins, near nothing idle", async () => {
+    const c = coordinators.make({
+      ioWorkers: 1,
+      housekeeping: { measureMemory: true, memoryCheckMs: 100 },
+    });
+    await c.register('cpu', echoSpec());
+    const cpu = () => c.snapshot('cpu').replicas[0]?.cpuPercent;
+    await waitUntil(() => cpu() !== undefined, 'two measurements');
+    let busiest = 0;
+    let spinning = true;
+    const burn = c.request('cpu', 'burn', { ms: 1_500 }).finally(() => {
+      spinning = false;
+    });
+    while (spinning) {
+      busiest = Math.max(busiest, cpu() ?? 0);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await burn;
+    // One spinning thread: up to 100 % of a core (less when this shared machine is busy; an idle
+    // server shows ~0 %, which the wait below needs to see again).
+    expect(busiest).toBeGreaterThan(15);
+    expect(busiest).toBeLessThan(250);
+    await waitUntil(() => (cpu() ?? 100) < 10, 'idle again');
+  });
+
   it('rejects a bad limit or check interval, naming the field', async () => {
     const c = coordinators.make();
     for (const [value, reason] of [

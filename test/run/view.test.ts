@@ -64,8 +64,8 @@ describe('live view', () => {
       const done = all.slice(0, -1).reverse(); // the last one may still be arriving
       return done.find(
         (f) =>
-          /^warming\s+ready\s+\d+\s+\S+\s+\S+\s+0\s+S✓ R✓/m.test(f) &&
-          /^text#0\s+ready\s+\d+\s+\d+s\s+\d+M\s/m.test(f) && // its memory measured too
+          /^warming\s+ready\s+\d+\s+\S+\s+\S+\s+\S+\s+0\s+S✓ R✓/m.test(f) &&
+          /^text#0\s+ready\s+\d+\s+\d+s\s+\d+%\s+\d+M\s/m.test(f) && // CPU and memory measured
           (f.match(/^(?:text#[01]|kv)\s+ready\s+\d+/gm) ?? []).length === 3,
       );
     }, 'a frame with every replica ready');
@@ -75,10 +75,11 @@ describe('live view', () => {
       /^atomvisor run .*three-servers\.config\.json .* ready .* http:\/\/127\.0\.0\.1:\d+/m,
     );
     expect(frame).toMatch(
-      /^NAME\s+STATUS\s+PID\s+UPTIME\s+MEM\s+RESTARTS\s+PROBES\s+LEASE\/IN-FLIGHT\s+LAST ERROR/m,
+      /^NAME\s+STATUS\s+PID\s+UPTIME\s+CPU\s+MEM\s+RESTARTS\s+PROBES\s+LEASE\/IN-FLIGHT\s+LAST ERROR/m,
     );
-    // MEM: the whole process group's resident memory (a Node server: tens of MiB).
-    expect(frame).toMatch(/^text#0\s+ready\s+\d+\s+\d+s\s+\d+M\s+0\s+L✓\s+- \/ 0/m);
+    // CPU (% of a core since the last check) and MEM: the whole process group's (a Node server:
+    // tens of MiB).
+    expect(frame).toMatch(/^text#0\s+ready\s+\d+\s+\d+s\s+\d+%\s+\d+M\s+0\s+L✓\s+- \/ 0/m);
     expect(frame).toMatch(/^recent events:/m);
     // Earlier frames showed the warming server out of service while its startup probe failed.
     expect(frames(run.stdout()).some((f) => /^warming\s+ready\(unready\)/m.test(f))).toBe(true);
