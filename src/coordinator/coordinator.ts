@@ -957,10 +957,7 @@ export class Coordinator extends EventEmitter {
     const callId = this.#nextCallId++;
     const signal = options.signal;
     if (signal?.aborted) {
-      if (admitted) {
-        this.#table.addInFlight(s.slot, -1);
-        s.onWorkDone();
-      }
+      if (admitted) this.#requestDone(s);
       throw signal.reason;
     }
     const sentAt = requestChannel.hasSubscribers ? performance.now() : -1;
@@ -1010,9 +1007,14 @@ export class Coordinator extends EventEmitter {
       }
       if (onAbort) signal?.removeEventListener('abort', onAbort);
       this.#progress.delete(callId);
-      this.#table.addInFlight(s.slot, -1);
-      s.onWorkDone();
+      this.#requestDone(s);
     }
+  }
+
+  /** A request counted in flight on `s` is over (answered, failed, or never sent). */
+  #requestDone(s: Supervisor): void {
+    this.#table.addInFlight(s.slot, -1);
+    s.onWorkDone();
   }
 
   async #remove(entry: Entry, drainMs: number): Promise<void> {
@@ -1087,8 +1089,9 @@ export class Coordinator extends EventEmitter {
   #onMemoryExceeded(s: Supervisor, event: Extract<IoEvent, { type: 'memory' }>): void {
     if (event.generation !== s.generation || s.removed) return; // about a process already replaced
     s.memoryExceeded = event.generation;
-    const { slot, generation, pid, rssBytes, members, limitBytes } = event;
-    this.#emit('memory', { key: s.key, slot, generation, pid, rssBytes, members, limitBytes });
+    const { type: _, ...breach } = event;
+    this.#emit('memory', { key: s.key, ...breach });
+    const { slot, generation } = breach;
     if (this.#closing) return;
     const state = this.#table.state(slot);
     if (state.generation !== generation) return;

@@ -250,6 +250,7 @@ export class IoHost {
     const groups = groupMemory(measured.map((c) => c.pid));
     const now = performance.now();
     const samples: UsageSample[] = [];
+    const breaches: MemoryBreach[] = [];
     for (const c of measured) {
       const group = groups.get(c.pid);
       if (group === undefined) continue;
@@ -260,29 +261,22 @@ export class IoHost {
           ? undefined
           : Math.max(0, (((group.cpuTicks - last.ticks) / USER_HZ) * 100_000) / (now - last.at));
       c.lastCpu = { ticks: group.cpuTicks, at: now };
-      samples.push({
-        slot: c.slot,
-        generation: c.generation,
-        rssBytes: group.rssBytes,
-        cpuPercent,
-      });
-    }
-    if (samples.length > 0) this.#emit({ type: 'memory-sample', samples });
-    for (const c of measured) {
-      const group = groups.get(c.pid);
+      const { slot, generation, pid } = c;
+      samples.push({ slot, generation, rssBytes: group.rssBytes, cpuPercent });
       const limitBytes = c.maxMemoryBytes;
-      if (limitBytes === undefined || group === undefined || group.rssBytes <= limitBytes) continue;
+      if (limitBytes === undefined || group.rssBytes <= limitBytes) continue;
       c.maxMemoryBytes = undefined; // the coordinator retires it; say so once
-      this.#emit({
-        type: 'memory',
-        slot: c.slot,
-        generation: c.generation,
-        pid: c.pid,
+      breaches.push({
+        slot,
+        generation,
+        pid,
         rssBytes: group.rssBytes,
         members: group.members,
         limitBytes,
       });
     }
+    if (samples.length > 0) this.#emit({ type: 'memory-sample', samples });
+    for (const breach of breaches) this.#emit({ type: 'memory', ...breach });
   }
 
   /** Send a request on `slot`'s process of `generation`; resolves with the result. */

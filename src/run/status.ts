@@ -125,6 +125,8 @@ export class RunStatus {
         const notes = this.#notes.get(r.slot);
         const current = notes?.generation === r.generation ? notes : undefined;
         const unready = (r.flags & Flag.unready) !== 0;
+        // exit === -1: the IO worker saw this pid spawn and not exit yet (src/table).
+        const running = r.pid > 0 && r.exit === -1;
         const probes: ReplicaRow['probes'] = {};
         for (const name of ['startup', 'liveness', 'readiness'] as const) {
           const last = current?.probes[name];
@@ -148,16 +150,15 @@ export class RunStatus {
           ready: (r.status === 'ready' || r.status === 'leased') && !unready,
           pid: r.pid,
           generation: r.generation,
-          // exit === -1: the IO worker saw this pid spawn and not exit yet (src/table).
-          uptimeMs: r.pid > 0 && r.exit === -1 ? (now - r.startedAt) | 0 : undefined,
+          uptimeMs: running ? (now - r.startedAt) | 0 : undefined,
           restarts: r.restarts,
           probes,
           leaseId: r.leaseId,
           leaseAgeMs: r.leaseAgeMs,
           inFlight: r.inFlight,
           waiters: r.waiters,
-          rssBytes: r.pid > 0 && r.exit === -1 ? r.rssBytes : undefined,
-          cpuPercent: r.pid > 0 && r.exit === -1 ? r.cpuPercent : undefined,
+          rssBytes: running ? r.rssBytes : undefined,
+          cpuPercent: running ? r.cpuPercent : undefined,
           lastError: notes?.lastError,
         });
       }
