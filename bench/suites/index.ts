@@ -1,5 +1,5 @@
 /**
- * The suite registry: the six suite names in report order, and how to load one by name (or, for
+ * The suite registry: the suite names in report order, and how to load one by name (or, for
  * tests, by file path). A suite whose file does not exist yet is reported as "not available" and
  * the run goes on.
  */
@@ -15,6 +15,7 @@ export const SUITE_NAMES = [
   'pool',
   'scenarios',
   'scale',
+  'request-path',
 ] as const;
 
 export type SuiteName = (typeof SUITE_NAMES)[number];

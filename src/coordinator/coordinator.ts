@@ -20,9 +20,11 @@ import { EventEmitter } from 'node:events';
 import {
   ClosedError,
   ConnectionFailedError,
+  ConnectionLostError,
   ContentionError,
   InvalidArgumentError,
   NotLeaseHolderError,
+  NotRunningError,
   QueueFullError,
   TimeoutError,
 } from '../errors.ts';
@@ -42,7 +44,6 @@ import {
   errorCode,
   type LeaseMessage,
   leaseChannel,
-  type RequestMessage,
   requestChannel,
 } from './diagnostics.ts';
 import type { CoordinatorEvents } from './events.ts';
@@ -50,18 +51,11 @@ import { IoPool } from './io-pool.ts';
 import { Lease, type LeaseBackend } from './lease.ts';
 import { type CoordinatorOptions, type ResolvedOptions, resolveOptions } from './options.ts';
 import { type ReloadReport, rollReplicas } from './reload.ts';
+import { type RequestOptions, Router } from './routing.ts';
 import { type ConnectionSpec, resolveSpec } from './spec.ts';
 import { Supervisor, type SupervisorContext } from './supervisor.ts';
 
-export interface RequestOptions {
-  /** Inactivity timeout of the request (reset by progress). Default: options.requestTimeoutMs. */
-  timeoutMs?: number;
-  /** Total deadline of the request. Default: options.maxTotalTimeoutMs. */
-  totalTimeoutMs?: number;
-  signal?: AbortSignal;
-  /** Called with each `notifications/progress` for this request (a progress token is added). */
-  onProgress?: (params: unknown) => void;
-}
+export type { RequestOptions };
 
 export interface AcquireOptions {
   /** How long to wait for a free connection. Default: options.acquireTimeoutMs. */
@@ -102,6 +96,11 @@ export interface CoordinatorStats {
   restarts: number;
   inFlight: number;
   requests: { total: number; failed: number };
+  /**
+   * Processes that have not read what they were sent (over 1 MiB waits in their stdin pipe):
+   * their requests queue, bounded by maxQueued, until they read again.
+   */
+  stdinBlocked: number;
   /** Hold times of released leases (ms): the last 1 024. */
   leaseHoldMs: { count: number; p50: number; p99: number; max: number };
   /** The longest current lease, ms. */
@@ -179,22 +178,18 @@ export class Coordinator extends EventEmitter {
   readonly #entries = new Map<string, Entry>();
   readonly #bySlot = new Map<number, Supervisor>();
   readonly #leases = new Map<number, Lease>();
-  readonly #progress = new Map<number, (params: unknown) => void>();
   readonly #ctx: SupervisorContext;
   readonly #started: Promise<void>;
   readonly #housekeeping: NodeJS.Timeout;
   readonly #probes: ProbeScheduler;
   readonly #holds: number[] = [];
-  #nextCallId = 1;
   #closing: Promise<void> | undefined;
   /** Waiters queued over all entries; the futex pump runs while it is above zero. */
   #queued = 0;
   #pumping = false;
   #pumpStop: AbortController | undefined;
+  readonly #router: Router;
   #counters = {
-    requests: 0,
-    failed: 0,
-    protocol: 0,
     passes: 0,
     lastPassUs: 0,
     maxPassUs: 0,
@@ -212,12 +207,22 @@ export class Coordinator extends EventEmitter {
     this.#io = new IoPool(
       this.options.ioWorkers,
       this.#table.handle,
-      (event) => this.#onIoEvent(event),
+      (kind, slot, generation, data, start, end) =>
+        this.#router.onFrame(kind, slot, generation, data, start, end),
       (index) => this.#onIoWorkerDeath(index),
     );
+    this.#router = new Router({
+      coordinatorId: this.id,
+      io: this.#io,
+      options: this.options,
+      keyOf: (slot) => this.#bySlot.get(slot)?.key,
+      emit: (event, payload) => this.#emit(event, payload),
+      ioEvent: (event) => this.#onIoEvent(event),
+    });
     this.#ctx = {
       table: this.#table,
       io: this.#io,
+      router: this.#router,
       options: this.options,
       stateFile: this.#stateFile,
       emit: (event, payload) => this.#emit(event, payload),
@@ -227,13 +232,14 @@ export class Coordinator extends EventEmitter {
       table: this.#table,
       pool: this.options.probes,
       replicas: () => this.#bySlot.values(),
-      jsonrpc: (target, generation, method, params, timeoutMs) =>
-        this.#io.call(target.slot, (h) =>
-          h.request(target.slot, generation, method, params, {
-            timeoutMs,
-            totalTimeoutMs: timeoutMs,
-          }),
-        ),
+      jsonrpc: async (target, generation, method, params, timeoutMs) => {
+        const peer = this.#router.peer(target.slot, generation);
+        if (peer === undefined)
+          throw new NotRunningError(
+            `the process of slot ${target.slot} (generation ${generation})`,
+          );
+        return peer.request(method, params, { timeoutMs, totalTimeoutMs: timeoutMs });
+      },
       kill: (target, generation) => {
         this.#bySlot.get(target.slot)?.killUnhealthy(generation);
       },
@@ -388,15 +394,8 @@ export class Coordinator extends EventEmitter {
       options.signal,
     );
     const waitMs = waitStart < 0 ? 0 : performance.now() - waitStart;
-    return this.#send(
-      admitted.supervisor,
-      admitted.generation,
-      method,
-      params,
-      options,
-      waitMs,
-      true,
-    ) as Promise<T>;
+    const { supervisor, generation } = admitted;
+    return this.#router.send(supervisor, generation, method, params, options, waitMs) as Promise<T>;
   }
 
   /** Exclusive use of one connection of `key` until the lease is released. */
@@ -514,10 +513,11 @@ export class Coordinator extends EventEmitter {
       waiters,
       restarts,
       inFlight,
-      requests: { total: this.#counters.requests, failed: this.#counters.failed },
+      requests: { total: this.#router.counters.requests, failed: this.#router.counters.failed },
+      stdinBlocked: this.#router.stdinBlocked(),
       leaseHoldMs: { count: holds.length, p50: at(0.5), p99: at(0.99), max: holds.at(-1) ?? 0 },
       oldestLeaseMs: oldest,
-      protocolErrors: this.#counters.protocol,
+      protocolErrors: this.#router.counters.protocol,
       housekeeping: {
         passes: this.#counters.passes,
         lastPassUs: this.#counters.lastPassUs,
@@ -632,6 +632,7 @@ export class Coordinator extends EventEmitter {
       await Promise.all([...this.#entries.values()].map((e) => this.#remove(e, drainMs)));
       await probesClosed;
       await this.#io.close();
+      this.#router.closeAll(new ClosedError('the coordinator'));
       await this.#stateFile?.discard();
     })();
     return this.#closing;
@@ -646,11 +647,12 @@ export class Coordinator extends EventEmitter {
   readonly #leaseBackend: LeaseBackend = {
     request: (lease, method, params, options) => {
       this.#checkRequest(method, options);
-      return this.#send(this.#bySlotOrThrow(lease.slot), lease.generation, method, params, options);
-    },
-    notify: (lease, method, params) => {
       const s = this.#bySlotOrThrow(lease.slot);
-      return this.#io.call(s.slot, async (h) => h.notify(s.slot, lease.generation, method, params));
+      this.#table.addInFlight(s.slot, 1);
+      return this.#router.send(s, lease.generation, method, params, options, undefined);
+    },
+    notify: async (lease, method, params) => {
+      this.#router.notify(this.#bySlotOrThrow(lease.slot).slot, lease.generation, method, params);
     },
     release: (lease) => this.#release(lease),
   };
@@ -943,80 +945,6 @@ export class Coordinator extends EventEmitter {
     for (const s of entry.replicas) if (s.idle && s.status === 'exited') void s.start();
   }
 
-  async #send(
-    s: Supervisor,
-    generation: number,
-    method: string,
-    params: unknown,
-    options: RequestOptions,
-    /** How long request() waited for this replica; undefined for a request through a lease. */
-    waitMs?: number,
-    /** Already counted in flight when the replica was chosen (#admit). */
-    admitted = false,
-  ): Promise<unknown> {
-    const callId = this.#nextCallId++;
-    const signal = options.signal;
-    if (signal?.aborted) {
-      if (admitted) this.#requestDone(s);
-      throw signal.reason;
-    }
-    const sentAt = requestChannel.hasSubscribers ? performance.now() : -1;
-    let failure: unknown;
-    this.#counters.requests++;
-    if (!admitted) this.#table.addInFlight(s.slot, 1);
-    if (options.onProgress) this.#progress.set(callId, options.onProgress);
-    let onAbort: (() => void) | undefined;
-    try {
-      const call = this.#io.call(s.slot, (h) =>
-        h.request(s.slot, generation, method, params, {
-          timeoutMs: options.timeoutMs,
-          totalTimeoutMs: options.totalTimeoutMs,
-          callId,
-          progressToken: options.onProgress ? `atomvisor-${callId}` : undefined,
-        }),
-      );
-      if (signal === undefined) return await call;
-      const aborted = new Promise<never>((_, reject) => {
-        onAbort = () => {
-          void this.#io
-            .call(s.slot, async (h) => h.cancel(callId, String(signal.reason)))
-            .catch(() => {});
-          reject(signal.reason);
-        };
-        signal.addEventListener('abort', onAbort, { once: true });
-      });
-      return await Promise.race([call, aborted]);
-    } catch (error) {
-      this.#counters.failed++;
-      failure = error ?? new Error('request failed');
-      throw error;
-    } finally {
-      if (sentAt >= 0 && requestChannel.hasSubscribers) {
-        requestChannel.publish({
-          coordinator: this.id,
-          key: s.key,
-          slot: s.slot,
-          generation,
-          method,
-          waitMs: waitMs ?? 0,
-          durationMs: performance.now() - sentAt,
-          ok: failure === undefined,
-          ...(failure === undefined ? {} : { error: errorCode(failure) }),
-          leased: waitMs === undefined,
-        } satisfies RequestMessage);
-      }
-      if (onAbort) signal?.removeEventListener('abort', onAbort);
-      this.#progress.delete(callId);
-      this.#requestDone(s);
-    }
-  }
-
-  /** A request counted in flight on `s` is over (answered, failed, or never sent). */
-  #requestDone(s: Supervisor): void {
-    this.#table.addInFlight(s.slot, -1);
-    s.onWorkDone();
-  }
-
   async #remove(entry: Entry, drainMs: number): Promise<void> {
     entry.removing = true;
     const closed = new ClosedError(`connection ${JSON.stringify(entry.key)}`);
@@ -1031,11 +959,8 @@ export class Coordinator extends EventEmitter {
     if (this.#entries.get(entry.key) === entry) this.#entries.delete(entry.key);
   }
 
+  /** What the IO workers report about processes, after routing.ts took its share. */
   #onIoEvent(event: IoEvent): void {
-    if (event.type === 'progress') {
-      this.#progress.get(event.callId)?.(event.params);
-      return;
-    }
     if (event.type === 'memory-sample') {
       for (const sample of event.samples) {
         const s = this.#bySlot.get(sample.slot);
@@ -1051,29 +976,6 @@ export class Coordinator extends EventEmitter {
       case 'exit':
         s.onExit(event);
         this.#serve(s.key);
-        return;
-      case 'notification':
-        this.#emit('notification', {
-          key: s.key,
-          slot: s.slot,
-          method: event.method,
-          params: event.params,
-        });
-        return;
-      case 'protocol':
-        this.#counters.protocol++;
-        this.#emit('protocol', {
-          key: s.key,
-          slot: s.slot,
-          problem: event.problem,
-          detail: event.detail,
-        });
-        return;
-      case 'stderr':
-        this.#emit('stderr', { key: s.key, slot: s.slot, line: event.line });
-        return;
-      case 'server-request':
-        this.#counters.protocol++;
         return;
       case 'memory':
         this.#onMemoryExceeded(s, event);
@@ -1119,6 +1021,11 @@ export class Coordinator extends EventEmitter {
       const { pid, exit } = this.#table.fields(s.slot);
       if (pid > 0 && (exit === -1 || abandoned)) signalGroup(pid, 'SIGKILL');
       slots.push(s.slot);
+      this.#router.close(
+        s.slot,
+        undefined,
+        new ConnectionLostError(null, 'SIGKILL', 'its IO worker exited'),
+      );
       s.onExit({
         type: 'exit',
         slot: s.slot,

@@ -9,7 +9,7 @@
  * waiting for in-flight work, signalling the process group — with nothing held.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TimeoutError } from '../errors.ts';
+import { ConnectionLostError, TimeoutError } from '../errors.ts';
 import type { IoEvent } from '../io/io-host.ts';
 import type { StateFile } from '../io/state-file.ts';
 import type { SlotTable } from '../table/slot-table.ts';
@@ -18,11 +18,13 @@ import type { CoordinatorEvents, RetireReason } from './events.ts';
 import type { IoPool } from './io-pool.ts';
 import type { ResolvedOptions } from './options.ts';
 import { RestartPolicy } from './restart-policy.ts';
+import type { Router } from './routing.ts';
 import { childEnvironment, type ResolvedSpec, type StartingConnection } from './spec.ts';
 
 export interface SupervisorContext {
   readonly table: SlotTable;
   readonly io: IoPool;
+  readonly router: Router;
   readonly options: ResolvedOptions;
   readonly stateFile: StateFile | undefined;
   emit<E extends keyof CoordinatorEvents>(event: E, payload: CoordinatorEvents[E]): void;
@@ -109,6 +111,12 @@ export class Supervisor {
     this.#afterExit(this.#policy.onExit(this.readyAt || performance.now(), performance.now()));
   }
 
+  /** A request counted in flight here is over (answered, failed, or never sent). */
+  requestDone(): void {
+    this.#ctx.table.addInFlight(this.slot, -1);
+    this.onWorkDone();
+  }
+
   /** Work on this slot finished (a request settled, a lease was released). */
   onWorkDone(): void {
     this.lastUsed = performance.now();
@@ -167,9 +175,7 @@ export class Supervisor {
   /** Kill the process now (hung lease evicted) and restart it through the normal path. */
   async kill(): Promise<void> {
     const generation = this.generation;
-    await this.#ctx.io
-      .call(this.slot, (h) => h.stop(this.slot, generation, { stdinGraceMs: 0, termGraceMs: 0 }))
-      .catch(() => {});
+    await this.#stopProcess(generation, { stdinGraceMs: 0, termGraceMs: 0 });
     if (this.#ctx.table.transition(this.slot, 'exited', { from: 'closing', generation })) {
       this.#wakeDrainWaiters();
       this.#afterExit(this.#policy.onExit(this.readyAt, performance.now()));
@@ -229,6 +235,8 @@ export class Supervisor {
     this.rssBytes = undefined;
     this.cpuPercent = undefined;
     let spawned = false;
+    // The peer exists before the process does: whatever it says first, or its exit, has a reader.
+    this.#ctx.router.open(this.slot, generation);
     try {
       const env = childEnvironment(this.spec, options.env.allow, options.env.inherit);
       const { pid } = await io.call(this.slot, (h) =>
@@ -239,11 +247,8 @@ export class Supervisor {
           args: this.spec.args,
           cwd: this.spec.cwd,
           env,
-          maxInFlight: options.maxInFlight,
-          maxQueued: options.maxQueued,
+          protocol: this.spec.protocol,
           maxLineBytes: options.maxLineBytes,
-          requestTimeoutMs: options.requestTimeoutMs,
-          maxTotalTimeoutMs: options.maxTotalTimeoutMs,
           maxMemoryBytes: this.spec.maxMemoryBytes,
           measureMemory: options.housekeeping.measureMemory,
           memoryCheckMs: options.housekeeping.memoryCheckMs,
@@ -276,11 +281,10 @@ export class Supervisor {
       this.#ctx.emit('start-failed', { key: this.key, slot: this.slot, generation, error });
       if (spawned) {
         table.transition(this.slot, 'closing', { from: 'starting', generation });
-        await io
-          .call(this.slot, (h) => h.stop(this.slot, generation, options.stop))
-          .catch(() => {});
+        await this.#stopProcess(generation, options.stop);
         table.transition(this.slot, 'exited', { from: 'closing', generation });
       } else {
+        this.#ctx.router.close(this.slot, generation, error);
         table.transition(this.slot, 'exited', { from: 'starting', generation });
       }
       this.#afterExit(this.#policy.onFailedStart(performance.now()));
@@ -288,21 +292,16 @@ export class Supervisor {
   }
 
   async #handshake(generation: number, pid: number): Promise<unknown> {
-    const { io, options } = this.#ctx;
+    const { router, options } = this.#ctx;
     const limit = options.startTimeoutMs;
     const init = this.spec.initialize;
     if (init !== undefined) {
-      const result = await io.call(this.slot, (h) =>
-        h.request(this.slot, generation, init.method, init.params, {
-          timeoutMs: limit,
-          totalTimeoutMs: limit,
-        }),
-      );
+      const result = await this.#peer(generation).request(init.method, init.params, {
+        timeoutMs: limit,
+        totalTimeoutMs: limit,
+      });
       const note = init.notification;
-      if (note !== undefined)
-        await io.call(this.slot, async (h) =>
-          h.notify(this.slot, generation, note.method, note.params),
-        );
+      if (note !== undefined) router.notify(this.slot, generation, note.method, note.params);
       return result;
     }
     const hook = this.spec.onStart;
@@ -310,15 +309,12 @@ export class Supervisor {
     const connection: StartingConnection = {
       key: this.key,
       pid,
-      request: (method, params, opts) =>
-        io.call(this.slot, (h) =>
-          h.request(this.slot, generation, method, params, {
-            timeoutMs: opts?.timeoutMs ?? limit,
-            totalTimeoutMs: limit,
-          }),
-        ),
-      notify: (method, params) =>
-        io.call(this.slot, async (h) => h.notify(this.slot, generation, method, params)),
+      request: async (method, params, opts) =>
+        this.#peer(generation).request(method, params, {
+          timeoutMs: opts?.timeoutMs ?? limit,
+          totalTimeoutMs: limit,
+        }),
+      notify: async (method, params) => router.notify(this.slot, generation, method, params),
     };
     const controller = new AbortController();
     try {
@@ -333,8 +329,37 @@ export class Supervisor {
     }
   }
 
+  /** The open peer of this slot's process of `generation` (throws NotRunningError if gone). */
+  #peer(generation: number) {
+    const peer = this.#ctx.router.peer(this.slot, generation);
+    if (peer === undefined) throw new ConnectionLostError(null, null, 'it exited while starting');
+    return peer;
+  }
+
+  /**
+   * Stop the process of `generation` (escalating per `grace`) and wait until its group is gone.
+   * The IO worker replies after the exit event is in the ring; reading the ring now settles every
+   * request the process answered before it went, and the rest fail with ConnectionLostError.
+   */
+  async #stopProcess(
+    generation: number,
+    grace: { stdinGraceMs: number; termGraceMs: number },
+  ): Promise<{ code: number | null; signal: string | null } | undefined> {
+    const { io, router } = this.#ctx;
+    const info = await io
+      .call(this.slot, (h) => h.stop(this.slot, generation, grace))
+      .catch(() => undefined);
+    io.drain(this.slot);
+    router.close(
+      this.slot,
+      generation,
+      new ConnectionLostError(info?.code ?? null, info?.signal ?? null, 'it was stopped'),
+    );
+    return info;
+  }
+
   async #stop(drainMs: number): Promise<void> {
-    const { table, io, options } = this.#ctx;
+    const { table, options } = this.#ctx;
     const generation = this.generation;
     for (;;) {
       const status = this.status;
@@ -356,9 +381,7 @@ export class Supervisor {
       if (status !== 'closing') return; // already exited (or never ran)
     }
     this.#ctx.changed(this);
-    const info = await io
-      .call(this.slot, (h) => h.stop(this.slot, generation, options.stop))
-      .catch(() => undefined);
+    const info = await this.#stopProcess(generation, options.stop);
     // The group is gone now. Forget it here: the IO worker's own 'exit' event may arrive after an
     // unregister() has dropped this supervisor, and would then leave a stale state-file entry.
     this.#ctx.stateFile?.remove(this.pid);

@@ -1,19 +1,34 @@
 /**
  * IoHost: what runs inside an IO worker. It owns child processes — one per slot it was given —
- * and everything that touches their stdio: spawning (no shell, own process group), line framing,
- * JSON-RPC correlation (RequestTracker), timeouts and cancellation, and stopping with escalation.
+ * and everything that touches their stdio: spawning (no shell, own process group), framing, the
+ * syscalls, and stopping with escalation. It does not interpret what the servers say.
  *
- * The coordinator calls it through comlink (workers/io-worker.ts); it reports what happens on its
- * own (exits, server notifications, protocol problems, stderr) as `IoEvent`s through `emit`.
+ * Two paths connect it to the coordinator:
+ * - the data plane, two FrameRings (src/io/frames.ts). Every message for a server arrives as a
+ *   MESSAGE frame tagged with slot and generation and is written to that server's stdin with the
+ *   protocol's framing; all the frames for one server that arrive together go out in one `write`.
+ *   Every message a server writes goes back as the bytes it wrote (a MESSAGE frame), and so do
+ *   stderr lines and this host's own events (exit, protocol problems, memory): one ordered stream
+ *   per worker, so a response written before an exit is always read before that exit.
+ * - the control plane (comlink, workers/io-worker.ts) for the rare calls: spawn, stop, pids.
  *
- * Every call names the slot *and* the generation it means: a call for a process that has since
- * been replaced fails with NotRunningError instead of reaching the new process.
+ * Every frame and call names the slot *and* the generation it means: one for a process that has
+ * since been replaced is dropped (frames) or fails with NotRunningError (calls), never reaching
+ * the new process.
+ *
+ * Back-pressure both ways, so a stuck peer cannot grow memory without bound:
+ * - a server that does not read its stdin: once more than STDIN_HIGH_WATER bytes wait for it, a
+ *   `stdin` event says so and the coordinator stops sending it requests (they queue there,
+ *   bounded by maxQueued) until the pipe drains;
+ * - a coordinator that does not keep up: once OUT_HIGH_WATER bytes wait for room in the ring, this
+ *   host stops reading its servers' stdout and stderr until that backlog is gone.
  */
 import type { ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
-import { ConnectionLostError, NotRunningError, SpawnError } from '../errors.ts';
+import { NotRunningError, SpawnError } from '../errors.ts';
+import { FrameRing, type FrameRingHandle } from '../shm/frame-ring.ts';
 import { SlotTable, type SlotTableHandle } from '../table/slot-table.ts';
-import { classify, encodeErrorResponse, JsonRpcErrorCode, type JsonRpcParams } from './jsonrpc.ts';
+import { FrameKind, FrameSender } from './frames.ts';
 import { LineDecoder } from './line-decoder.ts';
 import { groupMemory, type MemoryBreach } from './memory.ts';
 import {
@@ -23,7 +38,14 @@ import {
   spawnInGroup,
   stopGroup,
 } from './process-group.ts';
-import { PROGRESS_METHOD, RequestTracker } from './request-tracker.ts';
+
+/** The two rings of one IO worker's data plane. */
+export interface DataPlaneHandles {
+  /** coordinator → worker: messages for the servers. */
+  toWorker: FrameRingHandle;
+  /** worker → coordinator: the servers' messages, stderr lines, events. */
+  toCoordinator: FrameRingHandle;
+}
 
 export interface SpawnOrder {
   slot: number;
@@ -32,25 +54,15 @@ export interface SpawnOrder {
   args: string[];
   cwd: string | undefined;
   env: Record<string, string>;
-  maxInFlight: number;
-  maxQueued: number;
+  /** How messages are framed on stdin and stdout. */
+  protocol: 'jsonrpc-lines';
   maxLineBytes: number;
-  requestTimeoutMs: number;
-  maxTotalTimeoutMs: number | undefined;
   /** Report the process group once its resident memory exceeds this (spec.maxMemoryMb). */
   maxMemoryBytes: number | undefined;
   /** Measure the group's memory even without a limit (options.housekeeping.measureMemory). */
   measureMemory: boolean;
   /** How often to measure it (options.housekeeping.memoryCheckMs). */
   memoryCheckMs: number;
-}
-
-export interface CallOptions {
-  timeoutMs?: number | undefined;
-  totalTimeoutMs?: number | undefined;
-  progressToken?: string | number | undefined;
-  /** Lets the caller cancel() this call later, and routes progress events to it. */
-  callId?: number | undefined;
 }
 
 export type IoEvent =
@@ -63,9 +75,6 @@ export type IoEvent =
       signal: string | null;
       stderrTail: string[];
     }
-  | { type: 'notification'; slot: number; generation: number; method: string; params: unknown }
-  | { type: 'progress'; callId: number; params: unknown }
-  | { type: 'server-request'; slot: number; generation: number; method: string }
   | {
       type: 'protocol';
       slot: number;
@@ -73,7 +82,8 @@ export type IoEvent =
       problem: 'invalid' | 'oversized' | 'truncated';
       detail: string;
     }
-  | { type: 'stderr'; slot: number; generation: number; line: string }
+  /** More than STDIN_HIGH_WATER bytes wait for the server to read them (or, later, no longer). */
+  | { type: 'stdin'; slot: number; generation: number; blocked: boolean }
   | ({ type: 'memory' } & MemoryBreach)
   /** Every measured group's memory and CPU use, once per check (internal: not a public event). */
   | { type: 'memory-sample'; samples: UsageSample[] };
@@ -92,36 +102,57 @@ const USER_HZ = 100;
 const STDERR_TAIL = 20;
 /** After 'exit', how long to keep reading stdout for replies written just before it. */
 const EXIT_DRAIN_MS = 100;
+/** Bytes queued for a server's stdin beyond which the coordinator is told to hold its requests. */
+export const STDIN_HIGH_WATER = 1024 * 1024;
+/** Bytes waiting for room in the ring to the coordinator beyond which reading the servers pauses. */
+const OUT_HIGH_WATER = 8 * 1024 * 1024;
+const NEWLINE = Buffer.from('\n');
 
 interface Connection {
   slot: number;
   generation: number;
   pid: number;
   child: ChildProcess;
-  tracker: RequestTracker;
+  protocol: SpawnOrder['protocol'];
   decoder: LineDecoder;
   stderr: LineDecoder;
   stderrTail: string[];
   exit: Promise<ExitInfo>;
+  /** Resolves once this process's exit event is in the ring. */
+  reported: Promise<void>;
   /** spec.maxMemoryMb in bytes; undefined once reported (once per process) or when unlimited. */
   maxMemoryBytes: number | undefined;
   /** Sampled every check (a limit, or options.housekeeping.measureMemory). */
   measureMemory: boolean;
   /** The group's CPU ticks at the previous check, and when (performance.now ms). */
   lastCpu: { ticks: number; at: number } | undefined;
+  /** Chunks of a message for stdin that has more to come (copies: the ring reuses its space). */
+  partial: Buffer[] | undefined;
+  /** What goes to stdin at the end of this batch of frames: bodies (views into the ring), framing. */
+  outgoing: Buffer[];
+  /** The coordinator was told that this stdin backs up (STDIN_HIGH_WATER). */
+  stdinBlocked: boolean;
 }
 
 export class IoHost {
   readonly #table: SlotTable;
-  readonly #emit: (event: IoEvent) => void;
+  readonly #out: FrameSender;
+  readonly #inbox: FrameRing;
   readonly #connections = new Map<number, Connection>();
-  readonly #calls = new Map<number, AbortController>();
+  /** Connections with something to write at the end of the current batch of frames. */
+  readonly #touched: Connection[] = [];
+  /** Reading the servers' output is paused while the ring to the coordinator backs up. */
+  #readingPaused = false;
   /** Measures the groups of connections with a memory limit; runs only while there is one. */
   #memoryTimer: NodeJS.Timeout | undefined;
 
-  constructor(table: SlotTableHandle, emit: (event: IoEvent) => void) {
+  constructor(table: SlotTableHandle, rings: DataPlaneHandles) {
     this.#table = SlotTable.from(table);
-    this.#emit = emit;
+    this.#out = new FrameSender(FrameRing.from(rings.toCoordinator), {
+      onDrained: () => this.#resumeReading(),
+    });
+    this.#inbox = FrameRing.from(rings.toWorker);
+    void this.#readInbox();
   }
 
   /** Start the process for `order.slot`. Resolves once it is running (its pid is in the table). */
@@ -156,55 +187,61 @@ export class IoHost {
     });
     const pid = child.pid as number;
     const { slot, generation } = order;
-    const tracker = new RequestTracker({
-      write: (line) => {
-        child.stdin?.write(line);
-      },
-      maxInFlight: order.maxInFlight,
-      maxQueued: order.maxQueued,
-      timeoutMs: order.requestTimeoutMs,
-      ...(order.maxTotalTimeoutMs === undefined ? {} : { totalTimeoutMs: order.maxTotalTimeoutMs }),
-    });
+    const out = this.#out;
     const stderrTail: string[] = [];
-    const decoder = new LineDecoder((line) => this.#onLine(connection, line), {
-      maxLineBytes: order.maxLineBytes,
-      onOversized: (bytes) =>
-        this.#emit({
-          type: 'protocol',
-          slot,
-          generation,
-          problem: 'oversized',
-          detail: `a ${bytes}-byte line was dropped`,
-        }),
-      onTruncated: (bytes) =>
-        this.#emit({
-          type: 'protocol',
-          slot,
-          generation,
-          problem: 'truncated',
-          detail: `${bytes} bytes without a final newline`,
-        }),
-    });
+    const decoder = new LineDecoder(
+      (line) => {
+        out.sendText(FrameKind.MESSAGE, slot, generation, line);
+        this.#checkBacklog();
+      },
+      {
+        maxLineBytes: order.maxLineBytes,
+        onOversized: (bytes) =>
+          this.#emit({
+            type: 'protocol',
+            slot,
+            generation,
+            problem: 'oversized',
+            detail: `a ${bytes}-byte line was dropped`,
+          }),
+        onTruncated: (bytes) =>
+          this.#emit({
+            type: 'protocol',
+            slot,
+            generation,
+            problem: 'truncated',
+            detail: `${bytes} bytes without a final newline`,
+          }),
+      },
+    );
     const stderr = new LineDecoder(
       (line) => {
         stderrTail.push(line);
         if (stderrTail.length > STDERR_TAIL) stderrTail.shift();
-        this.#emit({ type: 'stderr', slot, generation, line });
+        out.sendText(FrameKind.STDERR, slot, generation, line);
+        this.#checkBacklog();
       },
       { maxLineBytes: 64 * 1024 },
     );
+    let reported: () => void = () => {};
     const connection: Connection = {
       slot,
       generation,
       pid,
       child,
-      tracker,
+      protocol: order.protocol,
       decoder,
       stderr,
       stderrTail,
       maxMemoryBytes: order.maxMemoryBytes,
       measureMemory: order.measureMemory || order.maxMemoryBytes !== undefined,
       lastCpu: undefined,
+      partial: undefined,
+      outgoing: [],
+      stdinBlocked: false,
+      reported: new Promise<void>((resolve) => {
+        reported = resolve;
+      }),
       exit: new Promise((resolve) =>
         child.once('exit', (code, signal) => {
           // Replies the process wrote just before exiting may still be in the pipe: read them
@@ -225,7 +262,14 @@ export class IoHost {
     child.stderr?.on('data', (chunk: Buffer) => stderr.feed(chunk));
     child.stdout?.on('error', () => {});
     child.stderr?.on('error', () => {});
-    void connection.exit.then((info) => this.#onExit(connection, info));
+    if (this.#readingPaused) {
+      child.stdout?.pause();
+      child.stderr?.pause();
+    }
+    void connection.exit.then((info) => {
+      this.#onExit(connection, info);
+      reported();
+    });
     if (connection.measureMemory) this.#watchMemory(order.memoryCheckMs);
     return { pid };
   }
@@ -279,49 +323,6 @@ export class IoHost {
     for (const breach of breaches) this.#emit({ type: 'memory', ...breach });
   }
 
-  /** Send a request on `slot`'s process of `generation`; resolves with the result. */
-  async request(
-    slot: number,
-    generation: number,
-    method: string,
-    params: unknown,
-    options: CallOptions = {},
-  ): Promise<unknown> {
-    const connection = this.#connection(slot, generation);
-    const controller = options.callId === undefined ? undefined : new AbortController();
-    if (controller !== undefined) this.#calls.set(options.callId as number, controller);
-    try {
-      const started = connection.tracker.start(method, params as JsonRpcParams, {
-        ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
-        ...(options.totalTimeoutMs === undefined ? {} : { totalTimeoutMs: options.totalTimeoutMs }),
-        ...(options.progressToken === undefined ? {} : { progressToken: options.progressToken }),
-        ...(controller === undefined ? {} : { signal: controller.signal }),
-        ...(options.callId === undefined
-          ? {}
-          : {
-              onProgress: (p: Record<string, unknown>) =>
-                this.#emit({ type: 'progress', callId: options.callId as number, params: p }),
-            }),
-      });
-      return await started.promise;
-    } finally {
-      if (options.callId !== undefined) this.#calls.delete(options.callId);
-    }
-  }
-
-  /** Send a notification (no reply expected). */
-  notify(slot: number, generation: number, method: string, params?: unknown): void {
-    const connection = this.#connection(slot, generation);
-    connection.child.stdin?.write(
-      `${JSON.stringify({ jsonrpc: '2.0', method, ...(params === undefined ? {} : { params }) })}\n`,
-    );
-  }
-
-  /** Give up a call started with `callId`: it rejects with `reason` and the server is told. */
-  cancel(callId: number, reason: unknown): void {
-    this.#calls.get(callId)?.abort(reason);
-  }
-
   /** Stop `slot`'s process (escalating) and wait until it and its group are gone. */
   async stop(
     slot: number,
@@ -332,7 +333,12 @@ export class IoHost {
     if (connection === undefined || connection.generation !== generation) {
       return { code: null, signal: null, stage: 'already-exited' };
     }
-    return stopGroup(connection.child, grace);
+    const stopped = await stopGroup(connection.child, grace);
+    // Reply only once the exit event is in the ring: the coordinator drains the ring when this
+    // call returns, so by then it has the process's last messages and its exit.
+    await connection.reported;
+    this.#out.flush();
+    return stopped;
   }
 
   /** Stop every process this host owns, all at once. */
@@ -358,62 +364,104 @@ export class IoHost {
     return [...this.#connections.values()].map((c) => c.pid);
   }
 
-  stats(): { connections: number; inFlight: number; queued: number } {
-    let inFlight = 0;
-    let queued = 0;
-    for (const c of this.#connections.values()) {
-      inFlight += c.tracker.stats.inFlight;
-      queued += c.tracker.stats.queued;
-    }
-    return { connections: this.#connections.size, inFlight, queued };
+  stats(): { connections: number; stdinBlocked: number; readingPaused: boolean } {
+    let stdinBlocked = 0;
+    for (const c of this.#connections.values()) if (c.stdinBlocked) stdinBlocked++;
+    return {
+      connections: this.#connections.size,
+      stdinBlocked,
+      readingPaused: this.#readingPaused,
+    };
   }
 
-  #connection(slot: number, generation: number): Connection {
-    const connection = this.#connections.get(slot);
-    if (connection === undefined || connection.generation !== generation) {
-      throw new NotRunningError(`the process of slot ${slot} (generation ${generation})`);
-    }
-    return connection;
+  #emit(event: IoEvent): void {
+    const slot = 'slot' in event ? event.slot : -1;
+    const generation = 'generation' in event ? event.generation : -1;
+    this.#out.sendText(FrameKind.EVENT, slot, generation, JSON.stringify(event));
   }
 
-  #onLine(connection: Connection, line: string): void {
-    const { slot, generation } = connection;
-    const message = classify(line);
-    switch (message.kind) {
-      case 'invalid':
-        this.#emit({
-          type: 'protocol',
-          slot,
-          generation,
-          problem: 'invalid',
-          detail: message.reason,
+  // ---- coordinator → servers ---------------------------------------------------------------
+
+  async #readInbox(): Promise<void> {
+    const inbox = this.#inbox;
+    for (;;) {
+      inbox.read(this.#visitInbox, this.#writeOutgoing);
+      if (inbox.closed) return;
+      const wait = inbox.waitForData();
+      if (wait !== undefined) await wait;
+    }
+  }
+
+  /** One frame from the coordinator: queue it, framed, for its server's stdin. */
+  readonly #visitInbox = (
+    kind: number,
+    slot: number,
+    generation: number,
+    more: boolean,
+    data: Buffer,
+    start: number,
+    end: number,
+  ): void => {
+    const c = this.#connections.get(slot);
+    // For a process that is gone: the coordinator learns that from its exit event.
+    if (kind !== FrameKind.MESSAGE || c === undefined || c.generation !== generation) return;
+    if (more || c.partial !== undefined) {
+      c.partial ??= [];
+      c.partial.push(Buffer.from(data.subarray(start, end)));
+      if (more) return;
+      const whole = Buffer.concat(c.partial);
+      c.partial = undefined;
+      this.#frame(c, whole);
+    } else {
+      this.#frame(c, data.subarray(start, end));
+    }
+  };
+
+  /** Add one message, with its protocol's framing, to what `c` gets at the end of this batch. */
+  #frame(c: Connection, body: Buffer): void {
+    if (c.outgoing.length === 0) this.#touched.push(c);
+    c.outgoing.push(body, NEWLINE);
+  }
+
+  /** End of a batch of frames: one write per server, copied out of the ring before it is reused. */
+  readonly #writeOutgoing = (): void => {
+    for (const c of this.#touched) {
+      const bytes = Buffer.concat(c.outgoing);
+      c.outgoing.length = 0;
+      const stdin = c.child.stdin;
+      if (stdin === null || stdin.destroyed) continue;
+      stdin.write(bytes);
+      if (!c.stdinBlocked && stdin.writableLength > STDIN_HIGH_WATER) {
+        c.stdinBlocked = true;
+        this.#emit({ type: 'stdin', slot: c.slot, generation: c.generation, blocked: true });
+        stdin.once('drain', () => {
+          c.stdinBlocked = false;
+          if (this.#connections.get(c.slot) === c)
+            this.#emit({ type: 'stdin', slot: c.slot, generation: c.generation, blocked: false });
         });
-        return;
-      case 'request':
-        // Server-to-client requests (MCP sampling, roots, ...) are not offered: answer at once so
-        // the server does not wait for ever.
-        connection.child.stdin?.write(
-          encodeErrorResponse(message.id, {
-            code: JsonRpcErrorCode.MethodNotFound,
-            message: `${message.method} is not supported by this client`,
-          }),
-        );
-        this.#emit({ type: 'server-request', slot, generation, method: message.method });
-        return;
-      case 'notification':
-        if (connection.tracker.handle(message) === 'progress') return;
-        if (message.method !== PROGRESS_METHOD) {
-          this.#emit({
-            type: 'notification',
-            slot,
-            generation,
-            method: message.method,
-            params: message.params,
-          });
-        }
-        return;
-      default:
-        connection.tracker.handle(message);
+      }
+    }
+    this.#touched.length = 0;
+  };
+
+  // ---- servers → coordinator ---------------------------------------------------------------
+
+  /** The ring to the coordinator backs up: stop reading the servers until it drains. */
+  #checkBacklog(): void {
+    if (this.#readingPaused || this.#out.backlogBytes <= OUT_HIGH_WATER) return;
+    this.#readingPaused = true;
+    for (const c of this.#connections.values()) {
+      c.child.stdout?.pause();
+      c.child.stderr?.pause();
+    }
+  }
+
+  #resumeReading(): void {
+    if (!this.#readingPaused) return;
+    this.#readingPaused = false;
+    for (const c of this.#connections.values()) {
+      c.child.stdout?.resume();
+      c.child.stderr?.resume();
     }
   }
 
@@ -421,7 +469,6 @@ export class IoHost {
     const { slot, generation, pid } = connection;
     connection.decoder.end();
     connection.stderr.end();
-    connection.tracker.close(new ConnectionLostError(info.code, info.signal));
     // Whatever the leader left in its process group is orphaned now.
     signalGroup(pid, 'SIGKILL');
     this.#connections.delete(slot);

@@ -4,8 +4,9 @@
  * Guarantees: `classify(line)` never throws. Whatever a server writes comes back as exactly one of
  * response, error-response, request, notification, or `invalid` with a reason (malformed JSON,
  * a wrong `jsonrpc` version, a response with both or neither of result and error, a non-string
- * method, an id that is not a string or number, ...). The `encode*` functions produce exactly one
- * line ending in '\n' and never embed another '\n', so a message can never split into two lines.
+ * method, an id that is not a string or number, ...). The `*Json` functions give a message's JSON
+ * text without framing (the IO worker frames it for its protocol); the `encode*` functions give
+ * exactly one line ending in '\n' that never embeds another '\n', so a message can never split.
  * Batches (JSON arrays) are refused as invalid: MCP dropped them, and nothing here sends them.
  */
 import { AtomvisorError, InvalidArgumentError } from '../errors.ts';
@@ -150,8 +151,8 @@ export function classify(line: string): Classified {
   return { kind: 'error-response', id, error: errorObject };
 }
 
-/** Serializes one message as one line. Throws InvalidArgumentError for unserializable values. */
-function toLine(message: Record<string, unknown>, field: string): string {
+/** Serializes one message as JSON text (no framing). Throws InvalidArgumentError for unserializable values. */
+function toJson(message: Record<string, unknown>, field: string): string {
   let json: string | undefined;
   try {
     json = JSON.stringify(message);
@@ -161,9 +162,19 @@ function toLine(message: Record<string, unknown>, field: string): string {
       `cannot be serialized as JSON: ${(error as Error).message}`,
     );
   }
-  // JSON.stringify escapes control characters inside strings, so this cannot happen; if it ever
-  // did, the message would split into two lines and desynchronize the stream, so refuse it.
-  if (json === undefined || json.includes('\n')) {
+  if (json === undefined) {
+    throw new InvalidArgumentError(field, 'cannot be serialized as JSON');
+  }
+  return json;
+}
+
+/**
+ * One message as one line. JSON.stringify escapes control characters inside strings, so the text
+ * never holds a raw newline; if it ever did, the message would split into two lines and
+ * desynchronize the stream, so refuse it.
+ */
+function toLine(json: string): string {
+  if (json.includes('\n')) {
     throw new AtomvisorError(
       'ERR_ATOMVISOR_INTERNAL',
       'a JSON-RPC message serialized to a raw newline',
@@ -204,27 +215,47 @@ function withParams(message: Record<string, unknown>, params: unknown): Record<s
   return message;
 }
 
-export function encodeRequest(id: JsonRpcId, method: string, params?: JsonRpcParams): string {
+/** A request as JSON text, unframed (the IO worker adds the framing: a newline or a header). */
+export function requestJson(id: JsonRpcId, method: string, params?: JsonRpcParams): string {
   const message = { jsonrpc: '2.0', id: checkId(id), method: checkMethod(method) };
-  return toLine(withParams(message, params), 'params');
+  return toJson(withParams(message, params), 'params');
 }
 
-export function encodeNotification(method: string, params?: JsonRpcParams): string {
+/** A notification as JSON text, unframed. */
+export function notificationJson(method: string, params?: JsonRpcParams): string {
   const message = { jsonrpc: '2.0', method: checkMethod(method) };
-  return toLine(withParams(message, params), 'params');
+  return toJson(withParams(message, params), 'params');
 }
 
-/** A successful response; `result` undefined is sent as `null` (a result member is required). */
-export function encodeResponse(id: JsonRpcId, result: unknown): string {
-  return toLine({ jsonrpc: '2.0', id: checkId(id), result: result ?? null }, 'result');
+/** A successful response as JSON text, unframed; `result` undefined is sent as `null`. */
+export function responseJson(id: JsonRpcId, result: unknown): string {
+  return toJson({ jsonrpc: '2.0', id: checkId(id), result: result ?? null }, 'result');
 }
 
-export function encodeErrorResponse(id: JsonRpcId | null, error: JsonRpcErrorObject): string {
+/** An error response as JSON text, unframed. */
+export function errorResponseJson(id: JsonRpcId | null, error: JsonRpcErrorObject): string {
   if (id !== null) checkId(id);
   if (!isPlainObject(error) || !Number.isInteger(error.code) || typeof error.message !== 'string') {
     throw new InvalidArgumentError('error', 'expected { code: integer, message: string, data? }');
   }
   const errorObject: Record<string, unknown> = { code: error.code, message: error.message };
   if (error.data !== undefined) errorObject.data = error.data;
-  return toLine({ jsonrpc: '2.0', id, error: errorObject }, 'error');
+  return toJson({ jsonrpc: '2.0', id, error: errorObject }, 'error');
+}
+
+export function encodeRequest(id: JsonRpcId, method: string, params?: JsonRpcParams): string {
+  return toLine(requestJson(id, method, params));
+}
+
+export function encodeNotification(method: string, params?: JsonRpcParams): string {
+  return toLine(notificationJson(method, params));
+}
+
+/** A successful response; `result` undefined is sent as `null` (a result member is required). */
+export function encodeResponse(id: JsonRpcId, result: unknown): string {
+  return toLine(responseJson(id, result));
+}
+
+export function encodeErrorResponse(id: JsonRpcId | null, error: JsonRpcErrorObject): string {
+  return toLine(errorResponseJson(id, error));
 }

@@ -23,12 +23,7 @@ import {
   TimeoutError,
 } from '../errors.ts';
 import { checkInteger } from '../shm/validate.ts';
-import {
-  type Classified,
-  encodeNotification,
-  encodeRequest,
-  type JsonRpcParams,
-} from './jsonrpc.ts';
+import { type Classified, type JsonRpcParams, notificationJson, requestJson } from './jsonrpc.ts';
 
 export type ProgressToken = string | number;
 
@@ -48,7 +43,7 @@ export interface CancelInfo {
   reason: string;
 }
 
-/** Builds the line telling the server to stop working on a request; null sends nothing. */
+/** Builds the message telling the server to stop working on a request; null sends nothing. */
 export type CancelEncoder = (request: CancelInfo) => string | null;
 
 /**
@@ -56,11 +51,18 @@ export type CancelEncoder = (request: CancelInfo) => string | null;
  * none is sent for it.
  */
 export const mcpCancelNotification: CancelEncoder = ({ id, method, reason }) =>
-  method === 'initialize' ? null : encodeNotification(CANCELLED_METHOD, { requestId: id, reason });
+  method === 'initialize' ? null : notificationJson(CANCELLED_METHOD, { requestId: id, reason });
+
+/** LSP's `$/cancelRequest { id }` (the base protocol's cancellation; also used by DAP-style peers). */
+export const lspCancelNotification: CancelEncoder = ({ id }) =>
+  notificationJson('$/cancelRequest', { id });
 
 export interface RequestTrackerOptions {
-  /** Writes one line (request or cancel notification) to the server's stdin. May throw. */
-  write: (line: string) => void;
+  /**
+   * Sends one message (a request or a cancel notification) to the server, as JSON text without
+   * framing: whoever owns the connection frames it. May throw.
+   */
+  write: (text: string) => void;
   /** Default 64. */
   maxInFlight?: number;
   /** Requests waiting for a slot; default 1024. 0 makes `start` reject at once when busy. */
@@ -88,8 +90,8 @@ export interface StartOptions {
 
 export interface StartedRequest<T = unknown> {
   id: number;
-  /** The encoded request; the tracker writes it through `write` once it has a slot. */
-  line: string;
+  /** The encoded request (JSON text); the tracker writes it through `write` once it has a slot. */
+  text: string;
   promise: Promise<T>;
 }
 
@@ -115,7 +117,7 @@ export interface RequestTrackerStats {
 interface Entry {
   id: number;
   method: string;
-  line: string;
+  text: string;
   state: 'queued' | 'in-flight' | 'done';
   resolve: (value: unknown) => void;
   reject: (reason: unknown) => void;
@@ -133,7 +135,7 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 export class RequestTracker {
   readonly maxInFlight: number;
   readonly maxQueued: number;
-  readonly #write: (line: string) => void;
+  readonly #write: (text: string) => void;
   readonly #timeoutMs: number | undefined;
   readonly #totalTimeoutMs: number | undefined;
   readonly #cancel: CancelEncoder | false;
@@ -145,13 +147,14 @@ export class RequestTracker {
   readonly #byToken = new Map<ProgressToken, Entry>();
   #pumping = false;
   #failing = false;
+  #held = false;
   #closedWith: { error: unknown } | undefined;
   #timers = 0;
   #counts = { completed: 0, failed: 0, timedOut: 0, aborted: 0, unmatched: 0, progress: 0 };
 
   constructor(options: RequestTrackerOptions) {
     if (typeof options?.write !== 'function') {
-      throw new InvalidArgumentError('write', 'expected a function that writes one line');
+      throw new InvalidArgumentError('write', 'expected a function that sends one message');
     }
     this.#write = options.write;
     this.maxInFlight = checkInteger(
@@ -211,7 +214,7 @@ export class RequestTracker {
       );
     }
     const id = this.#nextId++;
-    const line = encodeRequest(id, method, sent);
+    const text = requestJson(id, method, sent);
 
     let resolve!: (value: unknown) => void;
     let reject!: (reason: unknown) => void;
@@ -222,7 +225,7 @@ export class RequestTracker {
     const entry: Entry = {
       id,
       method,
-      line,
+      text,
       state: 'queued',
       resolve,
       reject,
@@ -243,7 +246,7 @@ export class RequestTracker {
       this.#counts.aborted++;
       entry.state = 'done';
       reject(signal.reason);
-    } else if (this.#inFlight.size < this.maxInFlight && this.#queue.size === 0) {
+    } else if (this.#inFlight.size < this.maxInFlight && this.#queue.size === 0 && !this.#held) {
       this.#arm(entry, totalTimeoutMs);
       this.#dispatch(entry);
     } else if (this.#queue.size < this.maxQueued) {
@@ -254,7 +257,7 @@ export class RequestTracker {
       entry.state = 'done';
       reject(new QueueFullError('the request queue', this.maxQueued));
     }
-    return { id, line, promise };
+    return { id, text, promise };
   }
 
   /** Routes one message read from the server. Never throws for unexpected input. */
@@ -298,6 +301,24 @@ export class RequestTracker {
       default:
         return 'ignored';
     }
+  }
+
+  /**
+   * Stop writing requests (the server is not reading what it was sent): new ones queue, bounded by
+   * maxQueued, and their inactivity limits run as usual. `resume()` writes the queue in order.
+   */
+  hold(): void {
+    this.#held = true;
+  }
+
+  resume(): void {
+    if (!this.#held) return;
+    this.#held = false;
+    this.#pump();
+  }
+
+  get held(): boolean {
+    return this.#held;
   }
 
   /**
@@ -372,10 +393,10 @@ export class RequestTracker {
     // The cancel line goes out before the settle frees the slot, so the server hears about the
     // cancellation before the next queued request.
     if (wasSent && this.#cancel !== false) {
-      const cancelLine = this.#cancel({ id: entry.id, method: entry.method, reason });
-      if (cancelLine !== null) {
+      const cancel = this.#cancel({ id: entry.id, method: entry.method, reason });
+      if (cancel !== null) {
         try {
-          this.#write(cancelLine);
+          this.#write(cancel);
         } catch {
           // The connection is failing; its owner will learn that from the process, not from here.
         }
@@ -391,7 +412,7 @@ export class RequestTracker {
     // Time spent queued is not the server's silence: restart the inactivity limit on sending.
     entry.inactivity?.refresh();
     try {
-      this.#write(entry.line);
+      this.#write(entry.text);
     } catch (error) {
       this.#counts.failed++;
       this.#settle(entry, { ok: false, error });
@@ -428,7 +449,7 @@ export class RequestTracker {
 
   /** Fills free slots from the queue, in order. Re-entrant calls (write → handle) fold into one. */
   #pump(): void {
-    if (this.#pumping || this.#failing) return;
+    if (this.#pumping || this.#failing || this.#held) return;
     this.#pumping = true;
     try {
       while (this.#inFlight.size < this.maxInFlight && this.#queue.size > 0) {

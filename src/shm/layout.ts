@@ -26,6 +26,7 @@ export const HandleKind = {
   mutex: 'atomvisor.mutex',
   seqlock: 'atomvisor.seqlock',
   channel: 'atomvisor.channel',
+  frameRing: 'atomvisor.frame-ring',
 } as const;
 
 /**
@@ -100,6 +101,54 @@ export const Channel = {
   },
   words(mode: number, capacity: number, messageWords: number): number {
     return 5 * CACHE_LINE_WORDS + capacity * (mode === 2 ? messageWords + 1 : messageWords);
+  },
+} as const;
+
+/**
+ * FrameRing (src/shm/frame-ring.ts): a header of five cache lines, then `capacity` data bytes.
+ *
+ * line 0 (read-mostly): magic, version, capacity in bytes, closed flag
+ * line 1: TAIL, bytes ever published (written by the producer only)
+ * line 2: HEAD, bytes ever consumed (written by the consumer only)
+ * line 3: the consumer's parking words: DATA_SEQ (futex word), CONSUMER_SLEEPING
+ * line 4: the producer's parking words: SPACE_SEQ (futex word), PRODUCER_SLEEPING
+ *
+ * TAIL and HEAD count bytes as wrapping Int32s; a position in the data is `index & (capacity - 1)`.
+ * A frame starts on an 8-byte boundary: four Int32 header words (FRAME_*), then the payload,
+ * padded to 8 bytes. A frame never wraps: where the rest of the data area cannot hold it, the
+ * producer writes a PAD frame over the rest (or, when fewer than FRAME_HEADER_BYTES remain, both
+ * sides skip them by rule) and the frame starts at position 0.
+ */
+export const FrameRing = {
+  MAGIC: Header.MAGIC,
+  VERSION: Header.VERSION,
+  CAPACITY: 2,
+  CLOSED: 3,
+  TAIL: 1 * CACHE_LINE_WORDS,
+  HEAD: 2 * CACHE_LINE_WORDS,
+  DATA_SEQ: 3 * CACHE_LINE_WORDS,
+  CONSUMER_SLEEPING: 3 * CACHE_LINE_WORDS + 1,
+  SPACE_SEQ: 4 * CACHE_LINE_WORDS,
+  PRODUCER_SLEEPING: 4 * CACHE_LINE_WORDS + 1,
+  HEADER_WORDS: 5 * CACHE_LINE_WORDS,
+  HEADER_BYTES: 5 * CACHE_LINE_BYTES,
+  MAGIC_VALUE: 0x41564652, // 'AVFR'
+  /** Data bytes: a power of two in [MIN_CAPACITY, MAX_CAPACITY]. */
+  MIN_CAPACITY: 1024,
+  MAX_CAPACITY: 2 ** 30,
+  FRAME_HEADER_BYTES: 16,
+  FRAME_ALIGN: 8,
+  // words within a frame header
+  FRAME_LENGTH: 0,
+  FRAME_SLOT: 1,
+  FRAME_GENERATION: 2,
+  /** Low 8 bits: the kind (0 = PAD); bit 8: MORE, another chunk of the same message follows. */
+  FRAME_TYPE: 3,
+  KIND_PAD: 0,
+  KIND_MASK: 0xff,
+  FLAG_MORE: 0x100,
+  bytes(capacity: number): number {
+    return 5 * CACHE_LINE_BYTES + capacity;
   },
 } as const;
 

@@ -54,13 +54,13 @@ const activeTimeouts = () =>
   process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length;
 
 describe('RequestTracker: correlation', () => {
-  it('allocates increasing ids, writes the request line, resolves with the matching result', async () => {
+  it('allocates increasing ids, writes the request, resolves with the matching result', async () => {
     const { tracker, written, reply } = harness();
     const a = tracker.start('echo', { n: 1 });
     const b = tracker.start('ping');
     expect([a.id, b.id]).toEqual([1, 2]);
-    expect(a.line).toBe(encodeRequest(1, 'echo', { n: 1 }));
-    expect(written).toEqual([classify(a.line), classify(b.line)]);
+    expect(`${a.text}\n`).toBe(encodeRequest(1, 'echo', { n: 1 }));
+    expect(written).toEqual([classify(a.text), classify(b.text)]);
     expect(tracker.stats).toMatchObject({ inFlight: 2, queued: 0 });
 
     expect(reply(b.id, 'pong')).toBe('settled');

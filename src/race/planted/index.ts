@@ -9,6 +9,8 @@ export const PLANTED_VARIANTS = {
   'lost-update-counter': 'a counter incremented with load, add, store instead of a CAS loop',
   'seqlock-reader-without-retry': 'a seqlock reader that never re-checks the sequence',
   'channel-index-before-data': 'a channel that publishes the write index before the message',
+  'frame-ring-index-before-bytes':
+    'a frame ring that publishes its tail before the frame is written',
   'state-cas-without-generation': 'a state-word CAS that does not check the generation',
   'notify-before-store': 'an unlock that wakes the waiter before the store it announces',
   'wait-ignores-spurious-wakeup': 'a lock whose waiter treats any wake-up as ownership',

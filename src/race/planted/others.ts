@@ -5,7 +5,8 @@
  */
 
 import type { SharedChannelHandle } from '../../shm/channel.ts';
-import { Channel as C, Seqlock as Q } from '../../shm/layout.ts';
+import type { FrameRingHandle } from '../../shm/frame-ring.ts';
+import { Channel as C, FrameRing as F, Seqlock as Q } from '../../shm/layout.ts';
 import type { SeqlockHandle } from '../../shm/seqlock.ts';
 import { StateWord } from '../../table/state.ts';
 
@@ -65,6 +66,64 @@ export function indexBeforeDataChannel(handle: SharedChannelHandle): ChannelEnds
       Atomics.store(v, C.HEAD, head);
       return 'received';
     },
+  };
+}
+
+/** The producer end of a frame ring, as the frame-ring race suite drives it. */
+export interface FrameProducer {
+  tryWrite(
+    kind: number,
+    slot: number,
+    generation: number,
+    more: boolean,
+    data: Uint8Array,
+  ): boolean;
+  publish(): void;
+}
+
+/**
+ * BUG (frame ring publishing its tail before the bytes): a producer over a FrameRing's buffer that
+ * stores TAIL first and writes the frame's header and payload after it, so the consumer can read
+ * a header and bytes that are not there yet (zeros, or the frame that used the space before). Its
+ * words go through Atomics.store so explore mode has scheduling points inside the window; it
+ * writes whole frames at position 0 after a wrap, like the real one, and keeps no cached head.
+ */
+export function tailBeforeBytesFrameRing(handle: FrameRingHandle): FrameProducer {
+  const v = new Int32Array(handle.buffer);
+  const capacity = v[F.CAPACITY]!;
+  let tail = 0;
+  return {
+    tryWrite(kind, slot, generation, more, data) {
+      const need = F.FRAME_HEADER_BYTES + ((data.length + 7) & ~7);
+      let pos = tail & (capacity - 1);
+      const toEnd = capacity - pos;
+      const total = toEnd < need ? toEnd + need : need;
+      if (capacity - ((tail - Atomics.load(v, F.HEAD)) | 0) < total) return false;
+      let padAt = -1;
+      if (toEnd < need) {
+        padAt = pos;
+        tail = (tail + toEnd) | 0;
+        pos = 0;
+      }
+      tail = (tail + need) | 0;
+      Atomics.store(v, F.TAIL, tail); // ← published here...
+      if (padAt >= 0 && toEnd >= F.FRAME_HEADER_BYTES) {
+        const p = (F.HEADER_BYTES + padAt) >> 2;
+        Atomics.store(v, p + F.FRAME_LENGTH, toEnd - F.FRAME_HEADER_BYTES);
+        Atomics.store(v, p + F.FRAME_TYPE, F.KIND_PAD);
+      }
+      const w = (F.HEADER_BYTES + pos) >> 2; // ...written from here on
+      Atomics.store(v, w + F.FRAME_LENGTH, data.length);
+      Atomics.store(v, w + F.FRAME_SLOT, slot);
+      Atomics.store(v, w + F.FRAME_GENERATION, generation);
+      Atomics.store(v, w + F.FRAME_TYPE, more ? kind | F.FLAG_MORE : kind);
+      const padded = new Uint8Array((data.length + 3) & ~3);
+      padded.set(data);
+      const words = new Int32Array(padded.buffer);
+      for (let i = 0; i < words.length; i++) Atomics.store(v, w + 4 + i, words[i]!);
+      return true;
+    },
+    publish() {},
   };
 }
 
