@@ -1,19 +1,33 @@
 /**
- * Splits a subprocess's stdout byte stream into newline-delimited lines.
+ * Newline framing of a subprocess's stdout: `LineFramer` cuts the byte stream into lines and hands
+ * each one over as raw bytes (what the IO worker copies into a ring); `LineDecoder` is the same
+ * framer with each line decoded as UTF-8 (one framing implementation, two views of it).
  *
- * Guarantees: lines are cut on '\n' (one trailing '\r' is stripped) and decoded as UTF-8 only once
- * complete, so a multi-byte character split across chunks decodes correctly ('\n' never occurs
- * inside a UTF-8 sequence). Empty lines are skipped. A line longer than `maxLineBytes` is never
- * buffered beyond that limit: its bytes are dropped up to the next '\n', it is reported through
- * `onOversized(bytesSeen)`, and decoding carries on with the next line. `end()` reports a trailing
- * unterminated line through `onTruncated` and never emits it as a message.
+ * Guarantees: lines are cut on '\n' (one trailing '\r' is stripped); a line is handed over only
+ * once complete, so a multi-byte character split across chunks decodes correctly ('\n' never
+ * occurs inside a UTF-8 sequence). Empty lines are skipped. A line longer than `maxLineBytes` is
+ * never buffered beyond that limit: its bytes are dropped up to the next '\n', it is reported
+ * through `onOversized(bytesSeen)`, and framing carries on with the next line. `end()` reports a
+ * trailing unterminated line through `onTruncated` and never emits it as a message.
+ *
+ * Zero copies where possible: a line that lies within one chunk is handed to `onLine` as a
+ * subarray of that chunk; only a line spread over several chunks is copied (its pieces into one
+ * internal buffer, once). So **the Buffer given to `onLine` is valid only during that call**: copy
+ * it (or decode it) to keep it. The caller may reuse a chunk as soon as `feed()` returns: the
+ * framer keeps copies, never references. Each framer retains at most two internal buffers of at
+ * most `RETAINED_BUFFER_BYTES` each between lines (a longer line's buffer is released after it).
  */
 import { InvalidArgumentError } from '../errors.ts';
 
 export const DEFAULT_MAX_LINE_BYTES = 4 * 1024 * 1024;
 
+/** Internal line buffers up to this capacity are kept for reuse; bigger ones are released. */
+export const RETAINED_BUFFER_BYTES = 256 * 1024;
+
 const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
+const EMPTY = Buffer.alloc(0);
+const MIN_BUFFER_BYTES = 1024;
 
 export interface LineDecoderOptions {
   /** Longest accepted line in bytes, excluding the '\n' (a '\r' before it counts). Default 4 MiB. */
@@ -39,17 +53,30 @@ export interface LineDecoderStats {
   peakBufferedBytes: number;
 }
 
-type Event = { line: string } | { oversized: number };
+/** What one `feed()` found, collected before any callback runs: a line, or an oversized size. */
+type Found = Buffer | number;
 
-export class LineDecoder {
+/** `chunk` as a Buffer view (no copy), or a typed error naming `chunk`. */
+export function chunkBytes(chunk: Uint8Array): Buffer {
+  if (Buffer.isBuffer(chunk)) return chunk;
+  if (!(chunk instanceof Uint8Array)) {
+    throw new InvalidArgumentError('chunk', 'expected a Buffer or Uint8Array');
+  }
+  return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
+/** Splits a byte stream into lines handed over as Buffers (valid only during the callback). */
+export class LineFramer {
   readonly maxLineBytes: number;
-  readonly #onLine: (line: string) => void;
+  readonly #onLine: (line: Buffer) => void;
   readonly #onOversized: ((bytesSeen: number) => void) | undefined;
   readonly #onTruncated: ((bytes: number) => void) | undefined;
 
-  /** Copies of the pieces of the current incomplete line (copied: callers may reuse chunks). */
-  #pending: Buffer[] = [];
-  #pendingBytes = 0;
+  /** The incomplete line so far: `#buffer[0, #length)`, a copy (callers may reuse chunks). */
+  #buffer: Buffer = EMPTY;
+  #length = 0;
+  /** A second buffer: the one a joined line was handed over in, reused once that call is over. */
+  #spare: Buffer = EMPTY;
   /** Bytes of an oversized line dropped so far; -1 when not inside one. */
   #discarded = -1;
   #stats: LineDecoderStats = {
@@ -61,7 +88,7 @@ export class LineDecoder {
     peakBufferedBytes: 0,
   };
 
-  constructor(onLine: (line: string) => void, options: LineDecoderOptions = {}) {
+  constructor(onLine: (line: Buffer) => void, options: LineDecoderOptions = {}) {
     if (typeof onLine !== 'function') {
       throw new InvalidArgumentError('onLine', 'expected a function');
     }
@@ -76,114 +103,180 @@ export class LineDecoder {
   }
 
   get stats(): Readonly<LineDecoderStats> {
-    return { ...this.#stats, bufferedBytes: this.#pendingBytes };
+    return { ...this.#stats, bufferedBytes: this.#length };
   }
 
   /**
-   * Consumes one chunk. The decoder's state is fully updated before any callback runs, so a
+   * Consumes one chunk. The framer's state is fully updated before any callback runs, so a
    * throwing callback loses nothing: the remaining lines of the chunk are still delivered and the
    * first error is rethrown afterwards.
    */
-  feed(chunk: Buffer | Uint8Array): void {
-    if (!(chunk instanceof Uint8Array)) {
-      throw new InvalidArgumentError('chunk', 'expected a Buffer or Uint8Array');
+  feed(chunk: Uint8Array): void {
+    const bytes = chunkBytes(chunk);
+    const size = bytes.length;
+    this.#stats.bytes += size;
+    const first = bytes.indexOf(NEWLINE);
+    if (first === -1) {
+      if (size > 0) this.#keep(bytes, 0);
+      return;
     }
-    const bytes = Buffer.isBuffer(chunk)
-      ? chunk
-      : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    this.#stats.bytes += bytes.length;
-    const events: Event[] = [];
-    let start = 0;
+    const found: Found[] = [];
+    // The first line continues whatever an earlier chunk left incomplete.
+    this.#endPendingLine(bytes, first, found);
+    let start = first + 1;
+    const max = this.maxLineBytes;
+    let lines = 0;
     for (;;) {
       const nl = bytes.indexOf(NEWLINE, start);
       if (nl === -1) break;
-      this.#endLine(bytes.subarray(start, nl), events);
+      const length = nl - start;
+      if (length > max) {
+        this.#stats.oversized++;
+        found.push(length);
+      } else {
+        const end = length > 0 && bytes[nl - 1] === CARRIAGE_RETURN ? nl - 1 : nl;
+        if (end > start) {
+          lines++;
+          found.push(bytes.subarray(start, end));
+        }
+      }
       start = nl + 1;
     }
-    if (start < bytes.length) this.#keep(bytes.subarray(start));
-    this.#deliver(events);
+    this.#stats.lines += lines;
+    if (start < size) this.#keep(bytes, start);
+    this.#deliver(found);
   }
 
   /** The stream ended: drops and reports any unterminated trailing line, then resets. */
   end(): void {
-    const events: Event[] = [];
     if (this.#discarded >= 0) {
-      events.push(this.#oversized(this.#discarded));
-    } else if (this.#pendingBytes > 0) {
+      const bytesSeen = this.#discarded;
+      this.#discarded = -1;
+      this.#stats.oversized++;
+      this.#onOversized?.(bytesSeen);
+    } else if (this.#length > 0) {
+      const bytes = this.#length;
+      this.#length = 0;
+      this.#releaseLarge();
       this.#stats.truncated++;
-      const bytes = this.#pendingBytes;
-      this.#clearPending();
       this.#onTruncated?.(bytes);
     }
-    this.#discarded = -1;
-    this.#deliver(events);
   }
 
-  /** `tail` is the rest of a line whose '\n' was just found. */
-  #endLine(tail: Buffer, events: Event[]): void {
+  /** `bytes[0, nl)` ends the line that was pending (possibly none) before this chunk. */
+  #endPendingLine(bytes: Buffer, nl: number, found: Found[]): void {
     if (this.#discarded >= 0) {
-      events.push(this.#oversized(this.#discarded + tail.length));
+      this.#stats.oversized++;
+      found.push(this.#discarded + nl);
       this.#discarded = -1;
       return;
     }
-    const length = this.#pendingBytes + tail.length;
+    const length = this.#length + nl;
     if (length > this.maxLineBytes) {
-      events.push(this.#oversized(length));
-      this.#clearPending();
+      this.#stats.oversized++;
+      found.push(length);
+      this.#length = 0;
+      this.#releaseLarge();
       return;
     }
     let line: Buffer;
-    if (this.#pendingBytes === 0) {
-      line = tail;
+    if (this.#length === 0) {
+      line = bytes.subarray(0, nl);
     } else {
-      this.#pending.push(tail);
-      line = Buffer.concat(this.#pending, length);
-      this.#clearPending();
+      this.#reserve(length);
+      bytes.copy(this.#buffer, this.#length, 0, nl);
+      line = this.#buffer.subarray(0, length);
+      // The joined line lives in #buffer until it has been delivered: later pieces of this chunk
+      // go to the other buffer. A buffer grown past the retained size is let go after delivery.
+      const lent = this.#buffer;
+      this.#buffer = this.#spare;
+      this.#spare = lent.length <= RETAINED_BUFFER_BYTES ? lent : EMPTY;
+      this.#length = 0;
     }
     let end = line.length;
     if (end > 0 && line[end - 1] === CARRIAGE_RETURN) end--;
     if (end === 0) return;
     this.#stats.lines++;
-    events.push({ line: line.toString('utf8', 0, end) });
+    found.push(end === line.length ? line : line.subarray(0, end));
   }
 
-  /** Holds the start of an incomplete line, or starts dropping it once it passes the limit. */
-  #keep(piece: Buffer): void {
+  /** Holds `bytes[from..]`, the start of an incomplete line, or drops it once past the limit. */
+  #keep(bytes: Buffer, from: number): void {
+    const piece = bytes.length - from;
     if (this.#discarded >= 0) {
-      this.#discarded += piece.length;
+      this.#discarded += piece;
       return;
     }
-    const length = this.#pendingBytes + piece.length;
+    const length = this.#length + piece;
     if (length > this.maxLineBytes) {
       this.#discarded = length;
-      this.#clearPending();
+      this.#length = 0;
+      this.#releaseLarge();
       return;
     }
-    this.#pending.push(Buffer.from(piece));
-    this.#pendingBytes = length;
+    this.#reserve(length);
+    bytes.copy(this.#buffer, this.#length, from);
+    this.#length = length;
     if (length > this.#stats.peakBufferedBytes) this.#stats.peakBufferedBytes = length;
   }
 
-  #oversized(bytesSeen: number): Event {
-    this.#stats.oversized++;
-    return { oversized: bytesSeen };
+  /** Grows #buffer (keeping its first #length bytes) to hold `needed` bytes. */
+  #reserve(needed: number): void {
+    const capacity = this.#buffer.length;
+    if (needed <= capacity) return;
+    const grown = Math.min(
+      Math.max(needed, capacity * 2, MIN_BUFFER_BYTES),
+      Math.max(needed, this.maxLineBytes),
+    );
+    const next = Buffer.allocUnsafe(grown);
+    if (this.#length > 0) this.#buffer.copy(next, 0, 0, this.#length);
+    this.#buffer = next;
   }
 
-  #clearPending(): void {
-    this.#pending = [];
-    this.#pendingBytes = 0;
+  #releaseLarge(): void {
+    if (this.#buffer.length > RETAINED_BUFFER_BYTES) this.#buffer = EMPTY;
   }
 
-  #deliver(events: Event[]): void {
+  #deliver(found: Found[]): void {
     let failure: { error: unknown } | undefined;
-    for (const event of events) {
+    for (const item of found) {
       try {
-        if ('line' in event) this.#onLine(event.line);
-        else this.#onOversized?.(event.oversized);
+        if (typeof item === 'number') this.#onOversized?.(item);
+        else this.#onLine(item);
       } catch (error) {
         failure ??= { error };
       }
     }
     if (failure) throw failure.error;
+  }
+}
+
+/** The same framing as `LineFramer`, each line decoded as UTF-8. */
+export class LineDecoder {
+  readonly #framer: LineFramer;
+
+  constructor(onLine: (line: string) => void, options: LineDecoderOptions = {}) {
+    if (typeof onLine !== 'function') {
+      throw new InvalidArgumentError('onLine', 'expected a function');
+    }
+    this.#framer = new LineFramer((line) => onLine(line.toString('utf8')), options);
+  }
+
+  get maxLineBytes(): number {
+    return this.#framer.maxLineBytes;
+  }
+
+  get stats(): Readonly<LineDecoderStats> {
+    return this.#framer.stats;
+  }
+
+  /** See `LineFramer.feed`: state first, then callbacks; a throwing callback loses nothing. */
+  feed(chunk: Uint8Array): void {
+    this.#framer.feed(chunk);
+  }
+
+  /** The stream ended: drops and reports any unterminated trailing line, then resets. */
+  end(): void {
+    this.#framer.end();
   }
 }

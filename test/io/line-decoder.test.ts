@@ -3,6 +3,8 @@ import {
   DEFAULT_MAX_LINE_BYTES,
   LineDecoder,
   type LineDecoderOptions,
+  LineFramer,
+  RETAINED_BUFFER_BYTES,
 } from '../../src/io/line-decoder.ts';
 
 /** A decoder that records everything it reports. */
@@ -162,6 +164,137 @@ describe('LineDecoder', () => {
       );
     }
     expect(() => new LineDecoder(() => {}).feed('text' as unknown as Buffer)).toThrow(
+      expect.objectContaining({ field: 'chunk' }),
+    );
+  });
+});
+
+/** A framer that records copies of its lines (the Buffers it hands over are valid only during the call). */
+function framed(options: LineDecoderOptions = {}) {
+  const lines: Buffer[] = [];
+  const oversized: number[] = [];
+  const truncated: number[] = [];
+  const framer = new LineFramer((line) => lines.push(Buffer.from(line)), {
+    ...options,
+    onOversized: (bytes) => oversized.push(bytes),
+    onTruncated: (bytes) => truncated.push(bytes),
+  });
+  const text = () => lines.map((line) => line.toString('utf8'));
+  return { framer, lines, oversized, truncated, text };
+}
+
+describe('LineFramer (bytes)', () => {
+  it('hands over each line as bytes without its \n and one trailing \r, skipping empty lines', () => {
+    const { framer, lines, text } = framed();
+    framer.feed(bytes('one\r\n\n\r\ntwo\r\r\nthr'));
+    framer.feed(bytes('ee\n'));
+    expect(text()).toEqual(['one', 'two\r', 'three']);
+    expect(lines.every((line) => Buffer.isBuffer(line))).toBe(true);
+    expect(framer.stats).toMatchObject({ lines: 3, bufferedBytes: 0 });
+  });
+
+  it('a line within one chunk is a view of that chunk (no copy); a line across chunks is joined', () => {
+    const seen: { sameMemory: boolean; text: string }[] = [];
+    const chunk = Buffer.alloc(10); // not from the shared pool: its own ArrayBuffer
+    chunk.write('abc\ndef\ngh');
+    const framer = new LineFramer((line) =>
+      seen.push({ sameMemory: line.buffer === chunk.buffer, text: line.toString() }),
+    );
+    framer.feed(chunk);
+    framer.feed(bytes('i\n'));
+    expect(seen).toEqual([
+      { sameMemory: true, text: 'abc' },
+      { sameMemory: true, text: 'def' },
+      { sameMemory: false, text: 'ghi' },
+    ]);
+  });
+
+  it('keeps joined lines intact while the rest of the same chunk is held, over many turns', () => {
+    // Each chunk ends one line and starts the next: the joined line and the held tail must never
+    // share memory while the joined line is being handed over (the framer swaps two buffers).
+    const { framer, text } = framed();
+    const expected: string[] = [];
+    let carry = '';
+    for (let i = 0; i < 200; i++) {
+      const head = `${'x'.repeat(i % 37)}line-${i}-end`;
+      const tail = `line-${i + 1}-${'y'.repeat((i * 7) % 53)}`;
+      framer.feed(bytes(`${head}\n${tail}`));
+      expected.push(`${carry}${head}`);
+      carry = tail;
+    }
+    framer.feed(bytes('\n'));
+    expected.push(carry);
+    expect(text()).toEqual(expected);
+  });
+
+  it('does not keep a reference to the caller chunk, nor need it after feed() returns', () => {
+    const { framer, text } = framed();
+    const scratch = Buffer.alloc(8);
+    for (const piece of ['ab', 'c\nde', 'f\n']) {
+      scratch.write(piece);
+      framer.feed(scratch.subarray(0, Buffer.byteLength(piece)));
+      scratch.fill(0x7a);
+    }
+    expect(text()).toEqual(['abc', 'def']);
+  });
+
+  it('accepts Uint8Array views at an offset, also on a SharedArrayBuffer', () => {
+    const { framer, text } = framed();
+    const shared = new Uint8Array(new SharedArrayBuffer(32));
+    shared.set(bytes('XXhello\nwor'), 0);
+    framer.feed(shared.subarray(2, 11));
+    framer.feed(new Uint8Array(bytes('ld\n')));
+    expect(text()).toEqual(['hello', 'world']);
+  });
+
+  it('a line longer than the retained buffer size is joined, then its buffer is let go', () => {
+    const { framer, lines, text } = framed();
+    const big = Buffer.alloc(RETAINED_BUFFER_BYTES * 2 + 3, 0x61);
+    for (let at = 0; at < big.length; at += 10_000) framer.feed(big.subarray(at, at + 10_000));
+    framer.feed(bytes('\nsmall\n'));
+    expect(lines[0]!.equals(big)).toBe(true);
+    expect(text()[1]).toBe('small');
+    expect(framer.stats.peakBufferedBytes).toBe(big.length);
+  });
+
+  it('oversized and truncated lines are reported by size, like LineDecoder', () => {
+    const { framer, text, oversized, truncated } = framed({ maxLineBytes: 4 });
+    framer.feed(bytes('12345\nok\n12'));
+    framer.feed(bytes('34567'));
+    framer.feed(bytes('8\nfine\npart'));
+    framer.end();
+    expect(text()).toEqual(['ok', 'fine']);
+    expect(oversized).toEqual([5, 8]);
+    expect(truncated).toEqual([4]);
+    expect(framer.stats.peakBufferedBytes).toBeLessThanOrEqual(4);
+  });
+
+  it('updates its state for the whole chunk before the first callback runs', () => {
+    const statsSeen: number[] = [];
+    const framer: LineFramer = new LineFramer(() => statsSeen.push(framer.stats.lines));
+    framer.feed(bytes('a\nb\nc\n'));
+    expect(statsSeen).toEqual([3, 3, 3]);
+  });
+
+  it('a throwing callback loses nothing: the rest are delivered and the first error rethrown', () => {
+    const seen: string[] = [];
+    const framer = new LineFramer((line) => {
+      seen.push(line.toString());
+      throw new Error(`failed on ${line.toString()}`);
+    });
+    expect(() => framer.feed(bytes('x\ny\nz'))).toThrow('failed on x');
+    expect(() => framer.feed(bytes('\n'))).toThrow('failed on z');
+    expect(seen).toEqual(['x', 'y', 'z']);
+  });
+
+  it('refuses bad arguments with typed errors', () => {
+    expect(() => new LineFramer('no' as unknown as () => void)).toThrow(
+      expect.objectContaining({ field: 'onLine' }),
+    );
+    expect(() => new LineFramer(() => {}, { maxLineBytes: 0 })).toThrow(
+      expect.objectContaining({ field: 'maxLineBytes' }),
+    );
+    expect(() => new LineFramer(() => {}).feed([1, 2] as unknown as Uint8Array)).toThrow(
       expect.objectContaining({ field: 'chunk' }),
     );
   });
