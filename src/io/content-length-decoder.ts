@@ -39,7 +39,7 @@
  */
 import { InvalidArgumentError } from '../errors.ts';
 import type { FrameProblem } from './framing.ts';
-import { chunkBytes, DEFAULT_MAX_LINE_BYTES } from './line-decoder.ts';
+import { chunkBytes, DEFAULT_MAX_LINE_BYTES, RETAINED_BUFFER_BYTES } from './line-decoder.ts';
 
 export const DEFAULT_MAX_MESSAGE_BYTES = DEFAULT_MAX_LINE_BYTES;
 export const DEFAULT_MAX_HEADER_BYTES = 8 * 1024;
@@ -81,6 +81,8 @@ const COLON = 0x3a;
 const SPACE = 0x20;
 const TAB = 0x09;
 const TERMINATOR = Buffer.from('\r\n\r\n', 'latin1');
+/** The header as servers write it, read without the general parser. */
+const CANONICAL = Buffer.from('Content-Length: ', 'latin1');
 const EMPTY = Buffer.alloc(0);
 /** Longest Content-Length value accepted: 15 digits stay below Number.MAX_SAFE_INTEGER. */
 const MAX_DIGITS = 15;
@@ -126,6 +128,12 @@ export class ContentLengthDecoder {
   #headLength = 0;
   /** The incomplete body so far (`#body[0, #bodyLength)` of `#bodyNeed`). */
   #body: Buffer = EMPTY;
+  /**
+   * A second body buffer: the one a completed body was handed over in, reused once that call is
+   * over. Only the first message completed in a chunk can be one that was copied (it began in an
+   * earlier chunk), so two buffers never overlap a body still to be delivered.
+   */
+  #spareBody: Buffer = EMPTY;
   #bodyLength = 0;
   #bodyNeed = 0;
   /** Bytes of an oversized body still to skip, of `#skipTotal`. */
@@ -197,7 +205,7 @@ export class ContentLengthDecoder {
     }
     this.#state = HEADER;
     this.#headLength = 0;
-    this.#body = EMPTY;
+    if (this.#body.length > RETAINED_BUFFER_BYTES) this.#body = EMPTY;
     this.#bodyLength = 0;
     this.#bodyNeed = 0;
     this.#skipLeft = 0;
@@ -238,6 +246,33 @@ export class ContentLengthDecoder {
     const size = bytes.length;
     const limit = this.maxHeaderBytes;
     if (this.#headLength === 0) {
+      // Fastest path: exactly `Content-Length: N\r\n\r\n`, what servers write, in this chunk.
+      if (bytes[pos] === CANONICAL[0] && size - pos >= CANONICAL.length + 5) {
+        let k = 1;
+        while (k < CANONICAL.length && bytes[pos + k] === CANONICAL[k]) k++;
+        if (k === CANONICAL.length) {
+          const digits = pos + k;
+          let i = digits;
+          let value = 0;
+          while (i < size && i - digits < MAX_DIGITS) {
+            const digit = bytes[i]! - 0x30;
+            if (digit < 0 || digit > 9) break;
+            value = value * 10 + digit;
+            i++;
+          }
+          if (
+            i > digits &&
+            i + 4 <= size &&
+            bytes[i] === CR &&
+            bytes[i + 1] === LF &&
+            bytes[i + 2] === CR &&
+            bytes[i + 3] === LF
+          ) {
+            this.#startBody(value, found);
+            return i + 4;
+          }
+        }
+      }
       // Fast path: the whole block is in this chunk; parse it in place.
       const t = bytes.indexOf(TERMINATOR, pos);
       if (t !== -1 && t - pos <= limit) {
@@ -289,6 +324,13 @@ export class ContentLengthDecoder {
       this.#reject(parsed, found);
       return parsed;
     }
+    this.#startBody(parsed, found);
+    return undefined;
+  }
+
+  /** A header announced a body of `length` bytes. */
+  #startBody(length: number, found: Found[]): void {
+    const parsed = length;
     if (parsed > this.maxMessageBytes) {
       this.#stats.oversized++;
       found.push(
@@ -300,17 +342,16 @@ export class ContentLengthDecoder {
       this.#state = SKIP;
       this.#skipLeft = parsed;
       this.#skipTotal = parsed;
-      return undefined;
+      return;
     }
     if (parsed === 0) {
       this.#stats.messages++;
       found.push(EMPTY);
-      return undefined;
+      return;
     }
     this.#state = BODY;
     this.#bodyNeed = parsed;
     this.#bodyLength = 0;
-    return undefined;
   }
 
   #reject(rejection: Rejection, found: Found[]): void {
@@ -346,14 +387,16 @@ export class ContentLengthDecoder {
       found.push(bytes.subarray(pos, pos + need));
       return pos + need;
     }
-    if (have === 0) this.#body = Buffer.allocUnsafe(need);
+    if (have === 0 && this.#body.length < need) this.#body = Buffer.allocUnsafe(need);
     const take = Math.min(need - have, available);
     bytes.copy(this.#body, have, pos, pos + take);
     if (have + take === need) {
       this.#state = HEADER;
       this.#stats.messages++;
-      found.push(this.#body);
-      this.#body = EMPTY;
+      const lent = this.#body;
+      found.push(lent.length === need ? lent : lent.subarray(0, need));
+      this.#body = this.#spareBody;
+      this.#spareBody = lent.length <= RETAINED_BUFFER_BYTES ? lent : EMPTY;
       this.#bodyLength = 0;
     } else {
       this.#bodyLength = have + take;

@@ -73,6 +73,20 @@ describe('ContentLengthDecoder', () => {
     ]);
   });
 
+  it('keeps a copied body intact while the next body is held, over many turns', () => {
+    // Each chunk completes one body and starts the next: the two body buffers take turns.
+    const { decoder, messages } = recorder();
+    const bodies = Array.from({ length: 200 }, (_, i) => `body-${i}-${'z'.repeat((i * 13) % 97)}`);
+    const text = bodies.map(frame).join('');
+    const cuts = bodies.map((_, i) => text.indexOf(frame(bodies[i]!)) + 30);
+    let at = 0;
+    for (const cut of [...cuts, text.length]) {
+      decoder.feed(bytes(text.slice(at, cut)));
+      at = cut;
+    }
+    expect(messages()).toEqual(bodies);
+  });
+
   it('tolerates other headers, any case of names, and spaces around the value', () => {
     const text = [
       'Content-Type: application/vscode-jsonrpc; charset=utf-8\r\nContent-Length: 2\r\n\r\nab',
