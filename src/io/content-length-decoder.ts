@@ -7,7 +7,8 @@
  *
  * Guarantees:
  * - Zero copies where possible: a body that lies within one chunk is handed to `onMessage` as a
- *   subarray of that chunk; a body spread over chunks is copied once into a buffer of its size.
+ *   subarray of that chunk; a body spread over chunks is copied once, into one of two body
+ *   buffers reused in turn (each kept only up to `RETAINED_BUFFER_BYTES`; a bigger one is let go).
  *   **The Buffer given to `onMessage` is valid only during that call**: copy it to keep it. The
  *   caller may reuse a chunk as soon as `feed()` returns (the decoder keeps copies only).
  * - Bounded memory: at most `maxHeaderBytes` (+ 3) of an incomplete header block and at most
