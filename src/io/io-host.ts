@@ -28,8 +28,10 @@ import { constants } from 'node:os';
 import { NotRunningError, SpawnError } from '../errors.ts';
 import { FrameRing, type FrameRingHandle } from '../shm/frame-ring.ts';
 import { SlotTable, type SlotTableHandle } from '../table/slot-table.ts';
+import { encodeContentLengthHeader } from './content-length-decoder.ts';
 import { FrameKind, FrameSender } from './frames.ts';
-import { LineDecoder } from './line-decoder.ts';
+import { createFrameDecoder, type FrameDecoder, type FramingProtocol } from './framing.ts';
+import { LineFramer } from './line-decoder.ts';
 import { groupMemory, type MemoryBreach } from './memory.ts';
 import {
   type ExitInfo,
@@ -54,8 +56,11 @@ export interface SpawnOrder {
   args: string[];
   cwd: string | undefined;
   env: Record<string, string>;
-  /** How messages are framed on stdin and stdout. */
-  protocol: 'jsonrpc-lines';
+  /**
+   * How messages are framed on stdin and stdout: newline JSON-RPC, LSP's Content-Length headers,
+   * or none (stdout lines become STDOUT frames; nothing is written to stdin).
+   */
+  protocol: FramingProtocol;
   maxLineBytes: number;
   /** Report the process group once its resident memory exceeds this (spec.maxMemoryMb). */
   maxMemoryBytes: number | undefined;
@@ -113,9 +118,9 @@ interface Connection {
   generation: number;
   pid: number;
   child: ChildProcess;
-  protocol: SpawnOrder['protocol'];
-  decoder: LineDecoder;
-  stderr: LineDecoder;
+  protocol: FramingProtocol;
+  decoder: FrameDecoder;
+  stderr: LineFramer;
   stderrTail: string[];
   exit: Promise<ExitInfo>;
   /** Resolves once this process's exit event is in the ring. */
@@ -189,36 +194,24 @@ export class IoHost {
     const { slot, generation } = order;
     const out = this.#out;
     const stderrTail: string[] = [];
-    const decoder = new LineDecoder(
-      (line) => {
-        out.sendText(FrameKind.MESSAGE, slot, generation, line);
+    const kind = order.protocol === 'none' ? FrameKind.STDOUT : FrameKind.MESSAGE;
+    const decoder = createFrameDecoder(
+      order.protocol,
+      (message) => {
+        out.sendBytes(kind, slot, generation, message);
         this.#checkBacklog();
       },
       {
-        maxLineBytes: order.maxLineBytes,
-        onOversized: (bytes) =>
-          this.#emit({
-            type: 'protocol',
-            slot,
-            generation,
-            problem: 'oversized',
-            detail: `a ${bytes}-byte line was dropped`,
-          }),
-        onTruncated: (bytes) =>
-          this.#emit({
-            type: 'protocol',
-            slot,
-            generation,
-            problem: 'truncated',
-            detail: `${bytes} bytes without a final newline`,
-          }),
+        maxMessageBytes: order.maxLineBytes,
+        onProblem: (problem, detail) =>
+          this.#emit({ type: 'protocol', slot, generation, problem, detail }),
       },
     );
-    const stderr = new LineDecoder(
+    const stderr = new LineFramer(
       (line) => {
-        stderrTail.push(line);
+        stderrTail.push(line.toString('utf8'));
         if (stderrTail.length > STDERR_TAIL) stderrTail.shift();
-        out.sendText(FrameKind.STDERR, slot, generation, line);
+        out.sendBytes(FrameKind.STDERR, slot, generation, line);
         this.#checkBacklog();
       },
       { maxLineBytes: 64 * 1024 },
@@ -419,8 +412,10 @@ export class IoHost {
 
   /** Add one message, with its protocol's framing, to what `c` gets at the end of this batch. */
   #frame(c: Connection, body: Buffer): void {
+    if (c.protocol === 'none') return; // nothing speaks on its stdin (the coordinator refuses)
     if (c.outgoing.length === 0) this.#touched.push(c);
-    c.outgoing.push(body, NEWLINE);
+    if (c.protocol === 'lsp') c.outgoing.push(encodeContentLengthHeader(body.length), body);
+    else c.outgoing.push(body, NEWLINE);
   }
 
   /** End of a batch of frames: one write per server, copied out of the ring before it is reused. */

@@ -76,7 +76,7 @@ function connect(
   let stderr = '';
 
   const tracker = new RequestTracker({
-    write: (line) => child.stdin!.write(line),
+    write: (text) => child.stdin!.write(`${text}\n`), // the tracker gives JSON; we frame it
     ...options.tracker,
   });
   const decoder = new LineDecoder(

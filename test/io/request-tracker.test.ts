@@ -11,16 +11,20 @@ import {
   encodeResponse,
   type JsonRpcMessage,
 } from '../../src/io/jsonrpc.ts';
-import { RequestTracker, type RequestTrackerOptions } from '../../src/io/request-tracker.ts';
+import {
+  lspCancelNotification,
+  RequestTracker,
+  type RequestTrackerOptions,
+} from '../../src/io/request-tracker.ts';
 
-/** A tracker whose "server" is this test: every written line is parsed and kept. */
+/** A tracker whose "server" is this test: every written message is parsed and kept. */
 function harness(options: Partial<RequestTrackerOptions> = {}) {
   const written: JsonRpcMessage[] = [];
   const tracker = new RequestTracker({
-    write: (line) => {
-      expect(line.indexOf('\n')).toBe(line.length - 1);
-      const message = classify(line);
-      if (message.kind === 'invalid') throw new Error(`tracker wrote an invalid line: ${line}`);
+    write: (text) => {
+      expect(text).not.toContain('\n'); // unframed JSON: the connection's owner frames it
+      const message = classify(text);
+      if (message.kind === 'invalid') throw new Error(`tracker wrote an invalid message: ${text}`);
       written.push(message);
     },
     ...options,
@@ -362,7 +366,7 @@ describe('RequestTracker: timeouts, progress and cancellation', () => {
     expect(off.written).toHaveLength(1);
 
     const lsp = harness({
-      cancelNotification: ({ id }) => encodeNotification('$/cancelRequest', { id }),
+      cancelNotification: lspCancelNotification,
     });
     const request = lsp.tracker.start('textDocument/hover', {}, { timeoutMs: 10 });
     await request.promise.catch(() => {});
