@@ -101,6 +101,19 @@ export interface CoordinatorStats {
    * their requests queue, bounded by maxQueued, until they read again.
    */
   stdinBlocked: number;
+  /**
+   * The data plane as this thread sees it, over the live IO workers' rings: frames it sent and
+   * the publishes and wake-ups (notifies of a parked worker) they took; frames it read, the reads
+   * they took, and how often it parked waiting for them. Fewer wake-ups than frames is batching.
+   */
+  dataPlane: {
+    framesSent: number;
+    publishes: number;
+    workerWakeups: number;
+    framesRead: number;
+    reads: number;
+    parks: number;
+  };
   /** Hold times of released leases (ms): the last 1 024. */
   leaseHoldMs: { count: number; p50: number; p99: number; max: number };
   /** The longest current lease, ms. */
@@ -371,21 +384,50 @@ export class Coordinator extends EventEmitter {
    * least busy one). With none ready, it waits (bounded by options.acquireTimeoutMs and the
    * signal) for one to be.
    */
-  async request<T = unknown>(
+  request<T = unknown>(
     key: string,
     method: string,
     params?: unknown,
     options: RequestOptions = {},
   ): Promise<T> {
-    this.#checkOpen();
-    const entry = this.#entry(key);
-    this.#checkRequest(method, options);
+    try {
+      this.#checkOpen();
+      const entry = this.#entry(key);
+      this.#checkRequest(method, options);
+      // The replica is chosen and the request counted in flight in one synchronous step (#admit),
+      // whether now or when the queue serves it later: a drain that starts in between sees it and
+      // waits for it, and a lease taken in the same pass finds it in flight (it finishes there; no
+      // new plain request goes to the leased process).
+      if (entry.waiters.size === 0) {
+        // The common case, nobody queued and a replica ready: no wait, no closure, no extra turn.
+        const admitted = this.#admit(entry);
+        if (admitted !== undefined) {
+          const { supervisor, generation } = admitted;
+          return this.#router.send(
+            supervisor,
+            generation,
+            method,
+            params,
+            options,
+            0,
+          ) as Promise<T>;
+        }
+      }
+      return this.#requestWhenReady(entry, method, params, options) as Promise<T>;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** request() when it must wait its turn in the key's queue for a usable replica. */
+  async #requestWhenReady(
+    entry: Entry,
+    method: string,
+    params: unknown,
+    options: RequestOptions,
+  ): Promise<unknown> {
     // Timed only while someone listens: with no subscriber, instrumentation costs one check.
     const waitStart = requestChannel.hasSubscribers ? performance.now() : -1;
-    // The replica is chosen and the request counted in flight in one synchronous step (#admit),
-    // whether now or when the queue serves it later: a drain that starts in between sees it and
-    // waits for it, and a lease taken in the same pass finds it in flight (it finishes there; no
-    // new plain request goes to the leased process).
     const admitted = await this.#waitFor(
       entry,
       'request',
@@ -395,7 +437,7 @@ export class Coordinator extends EventEmitter {
     );
     const waitMs = waitStart < 0 ? 0 : performance.now() - waitStart;
     const { supervisor, generation } = admitted;
-    return this.#router.send(supervisor, generation, method, params, options, waitMs) as Promise<T>;
+    return this.#router.send(supervisor, generation, method, params, options, waitMs);
   }
 
   /** Exclusive use of one connection of `key` until the lease is released. */
@@ -515,6 +557,7 @@ export class Coordinator extends EventEmitter {
       inFlight,
       requests: { total: this.#router.counters.requests, failed: this.#router.counters.failed },
       stdinBlocked: this.#router.stdinBlocked(),
+      dataPlane: this.#dataPlaneStats(),
       leaseHoldMs: { count: holds.length, p50: at(0.5), p99: at(0.99), max: holds.at(-1) ?? 0 },
       oldestLeaseMs: oldest,
       protocolErrors: this.#router.counters.protocol,
@@ -525,6 +568,18 @@ export class Coordinator extends EventEmitter {
         skipped: this.#counters.skipped,
       },
       probes: this.#probes.stats(),
+    };
+  }
+
+  #dataPlaneStats(): CoordinatorStats['dataPlane'] {
+    const { toWorkers, fromWorkers } = this.#io.ringCounts();
+    return {
+      framesSent: this.#io.framesSent,
+      publishes: toWorkers.publishes,
+      workerWakeups: toWorkers.wakeups,
+      framesRead: fromWorkers.frames,
+      reads: fromWorkers.reads,
+      parks: fromWorkers.parks,
     };
   }
 

@@ -43,6 +43,8 @@ interface Member {
 
 export class IoPool {
   readonly size: number;
+  /** Messages sent to servers so far (a chunked one counts once). */
+  framesSent = 0;
   readonly #table: SlotTableHandle;
   readonly #onFrame: MessageHandler;
   readonly #onDeath: (workerIndex: number, error: unknown) => void;
@@ -87,8 +89,31 @@ export class IoPool {
   send(slot: number, generation: number, text: string): boolean {
     const member = this.#members[this.indexOf(slot)];
     if (member === undefined) return false;
+    this.framesSent++;
     member.sender.sendText(FrameKind.MESSAGE, slot, generation, text);
+    member.receiver.poke(); // its answer comes back through this member's ring
     return true;
+  }
+
+  /** Data-plane counts of the live workers' rings, this side's: to them and from them. */
+  ringCounts(): { toWorkers: FrameRing['counts']; fromWorkers: FrameRing['counts'] } {
+    const sum = (pick: (m: Member) => FrameRing['counts']) => {
+      const out = { publishes: 0, wakeups: 0, reads: 0, frames: 0, parks: 0 };
+      for (const m of this.#members) {
+        if (m === undefined) continue;
+        const c = pick(m);
+        out.publishes += c.publishes;
+        out.wakeups += c.wakeups;
+        out.reads += c.reads;
+        out.frames += c.frames;
+        out.parks += c.parks;
+      }
+      return out;
+    };
+    return {
+      toWorkers: sum((m) => m.toWorker.counts),
+      fromWorkers: sum((m) => m.fromWorker.counts),
+    };
   }
 
   /** Read what the worker owning `slot` has published so far, now (e.g. after a stop returned). */

@@ -15,7 +15,7 @@
  * No comlink and no structured clone on that path: comlink is only for spawn, stop and pids.
  */
 import { ConnectionLostError, NotRunningError } from '../errors.ts';
-import { FrameKind, type MessageHandler } from '../io/frames.ts';
+import { FrameKind, type MessageHandler, type Utf8Buffer } from '../io/frames.ts';
 import type { IoEvent } from '../io/io-host.ts';
 import type { StartOptions } from '../io/request-tracker.ts';
 import { errorCode, type RequestMessage, requestChannel } from './diagnostics.ts';
@@ -23,6 +23,8 @@ import type { CoordinatorEvents } from './events.ts';
 import type { IoPool } from './io-pool.ts';
 import type { ResolvedOptions } from './options.ts';
 import { Peer, type PeerHooks } from './peer.ts';
+
+const NO_START_OPTIONS: StartOptions = Object.freeze({});
 
 export interface RequestOptions {
   /** Inactivity timeout of the request (reset by progress). Default: options.requestTimeoutMs. */
@@ -172,7 +174,7 @@ export class Router {
       case FrameKind.MESSAGE: {
         const peer = this.#peers.get(slot);
         if (peer !== undefined && peer.generation === generation)
-          peer.onMessage(data.toString('utf8', start, end));
+          peer.onMessage((data as Utf8Buffer).utf8Slice(start, end));
         return;
       }
       case FrameKind.STDERR: {
@@ -213,6 +215,13 @@ export class Router {
   }
 
   #startOptions(options: RequestOptions): StartOptions {
+    if (
+      options.timeoutMs === undefined &&
+      options.totalTimeoutMs === undefined &&
+      options.signal === undefined &&
+      options.onProgress === undefined
+    )
+      return NO_START_OPTIONS;
     const start: StartOptions = {};
     if (options.timeoutMs !== undefined) start.timeoutMs = options.timeoutMs;
     if (options.totalTimeoutMs !== undefined) start.totalTimeoutMs = options.totalTimeoutMs;

@@ -21,12 +21,20 @@
  */
 import type { FrameRing } from '../shm/frame-ring.ts';
 
+const RESOLVED = Promise.resolve();
+
 export const FrameKind = {
   MESSAGE: 1,
   STDERR: 2,
   STDOUT: 3,
   EVENT: 4,
 } as const;
+
+/** Buffer's own UTF-8 writer and reader, without `write`/`toString`'s argument juggling. */
+export type Utf8Buffer = Buffer & {
+  utf8Write(text: string, offset: number, length: number): number;
+  utf8Slice(start: number, end: number): string;
+};
 
 interface Pending {
   kind: number;
@@ -65,7 +73,7 @@ export class FrameSender {
     if (this.#backlog.length === 0 && worst <= ring.maxPayload) {
       const at = ring.reserve(worst);
       if (at >= 0) {
-        const written = ring.bytes.write(text, at, worst, 'utf8');
+        const written = (ring.bytes as Utf8Buffer).utf8Write(text, at, worst);
         ring.commit(kind, slot, generation, false, written);
         this.#queuePublish();
         return;
@@ -110,7 +118,8 @@ export class FrameSender {
   #queuePublish(): void {
     if (this.#publishQueued) return;
     this.#publishQueued = true;
-    queueMicrotask(this.#publish);
+    // A resolved promise, not queueMicrotask (which wraps every callback in an AsyncResource).
+    RESOLVED.then(this.#publish);
   }
 
   /** Move the backlog into the ring as space frees up; runs while there is a backlog. */
@@ -163,6 +172,12 @@ export class FrameReceiver {
   /** Chunks of messages not complete yet, by slot. */
   readonly #partial = new Map<number, { kind: number; generation: number; parts: Buffer[] }>();
   #running: Promise<void> | undefined;
+  #pollQueued = false;
+  readonly #poll = (): void => {
+    this.#pollQueued = false;
+    do this.drain();
+    while (!this.#ring.sleepIfEmpty());
+  };
   readonly #visit = (
     kind: number,
     slot: number,
@@ -206,6 +221,17 @@ export class FrameReceiver {
   /** Read every message available now. Returns the number of frames read. */
   drain(): number {
     return this.#ring.read(this.#visit);
+  }
+
+  /**
+   * This thread is busy anyway (it just sent something whose answer will come back here): read at
+   * the end of this event-loop turn instead of being woken for each frame meanwhile.
+   */
+  poke(): void {
+    if (this.#pollQueued || this.#running === undefined) return;
+    this.#pollQueued = true;
+    this.#ring.stayAwake();
+    setImmediate(this.#poll);
   }
 
   /** Read messages as they come until the ring closes (then drain what is left). */

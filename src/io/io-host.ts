@@ -146,6 +146,7 @@ export class IoHost {
   readonly #connections = new Map<number, Connection>();
   /** Connections with something to write at the end of the current batch of frames. */
   readonly #touched: Connection[] = [];
+  #inboxPollQueued = false;
   /** Reading the servers' output is paused while the ring to the coordinator backs up. */
   #readingPaused = false;
   /** Measures the groups of connections with a memory limit; runs only while there is one. */
@@ -251,7 +252,10 @@ export class IoHost {
     };
     this.#connections.set(slot, connection);
     child.stdin?.on('error', () => {}); // EPIPE after the child died: the 'exit' path reports it
-    child.stdout?.on('data', (chunk: Buffer) => decoder.feed(chunk));
+    child.stdout?.on('data', (chunk: Buffer) => {
+      decoder.feed(chunk);
+      this.#pokeInbox(); // the coordinator will answer with more for it: read that this turn
+    });
     child.stderr?.on('data', (chunk: Buffer) => stderr.feed(chunk));
     child.stdout?.on('error', () => {});
     child.stderr?.on('error', () => {});
@@ -374,6 +378,20 @@ export class IoHost {
   }
 
   // ---- coordinator → servers ---------------------------------------------------------------
+
+  /** This thread is busy anyway: read the inbox at the end of this turn rather than be woken. */
+  #pokeInbox(): void {
+    if (this.#inboxPollQueued) return;
+    this.#inboxPollQueued = true;
+    this.#inbox.stayAwake();
+    setImmediate(this.#pollInbox);
+  }
+
+  readonly #pollInbox = (): void => {
+    this.#inboxPollQueued = false;
+    do this.#inbox.read(this.#visitInbox, this.#writeOutgoing);
+    while (!this.#inbox.sleepIfEmpty());
+  };
 
   async #readInbox(): Promise<void> {
     const inbox = this.#inbox;

@@ -217,8 +217,18 @@ function withParams(message: Record<string, unknown>, params: unknown): Record<s
 
 /** A request as JSON text, unframed (the IO worker adds the framing: a newline or a header). */
 export function requestJson(id: JsonRpcId, method: string, params?: JsonRpcParams): string {
-  const message = { jsonrpc: '2.0', id: checkId(id), method: checkMethod(method) };
-  return toJson(withParams(message, params), 'params');
+  // Hot: the envelope is written by hand, so only the params go through JSON.stringify's walk.
+  checkId(id);
+  checkMethod(method);
+  const head = `{"jsonrpc":"2.0","id":${typeof id === 'number' ? id : JSON.stringify(id)},"method":${JSON.stringify(method)}`;
+  if (params === undefined) return `${head}}`;
+  if (typeof params !== 'object' || params === null) {
+    throw new InvalidArgumentError(
+      'params',
+      `expected an object, an array or undefined, got ${describe(params)}`,
+    );
+  }
+  return `${head},"params":${toJson(params as Record<string, unknown>, 'params')}}`;
 }
 
 /** A notification as JSON text, unframed. */

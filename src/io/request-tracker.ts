@@ -122,6 +122,7 @@ interface Entry {
   resolve: (value: unknown) => void;
   reject: (reason: unknown) => void;
   timeoutMs: number | undefined;
+  totalTimeoutMs: number | undefined;
   inactivity: NodeJS.Timeout | undefined;
   total: NodeJS.Timeout | undefined;
   signal: AbortSignal | undefined;
@@ -230,6 +231,7 @@ export class RequestTracker {
       resolve,
       reject,
       timeoutMs,
+      totalTimeoutMs: undefined,
       inactivity: undefined,
       total: undefined,
       signal,
@@ -248,7 +250,7 @@ export class RequestTracker {
       reject(signal.reason);
     } else if (this.#inFlight.size < this.maxInFlight && this.#queue.size === 0 && !this.#held) {
       this.#arm(entry, totalTimeoutMs);
-      this.#dispatch(entry);
+      this.#dispatch(entry, false);
     } else if (this.#queue.size < this.maxQueued) {
       this.#queue.add(entry);
       this.#arm(entry, totalTimeoutMs);
@@ -347,15 +349,15 @@ export class RequestTracker {
   }
 
   #arm(entry: Entry, totalTimeoutMs: number | undefined): void {
+    // Hot: one timer per request, with no closure of its own (the entry rides as an argument).
     if (entry.timeoutMs !== undefined) {
-      const ms = entry.timeoutMs;
-      entry.inactivity = this.#timer(() => this.#timeout(entry, ms, 'inactivity'), ms);
+      this.#timers++;
+      entry.inactivity = setTimeout(this.#onInactivity, entry.timeoutMs, entry);
     }
     if (totalTimeoutMs !== undefined) {
-      entry.total = this.#timer(
-        () => this.#timeout(entry, totalTimeoutMs, 'total'),
-        totalTimeoutMs,
-      );
+      this.#timers++;
+      entry.totalTimeoutMs = totalTimeoutMs;
+      entry.total = setTimeout(this.#onTotal, totalTimeoutMs, entry);
     }
     if (entry.progressToken !== undefined) this.#byToken.set(entry.progressToken, entry);
     if (entry.signal !== undefined) {
@@ -366,13 +368,15 @@ export class RequestTracker {
     }
   }
 
-  #timer(fire: () => void, ms: number): NodeJS.Timeout {
-    this.#timers++;
-    return setTimeout(() => {
-      this.#timers--;
-      fire();
-    }, ms);
-  }
+  readonly #onInactivity = (entry: Entry): void => {
+    this.#timers--;
+    this.#timeout(entry, entry.timeoutMs as number, 'inactivity');
+  };
+
+  readonly #onTotal = (entry: Entry): void => {
+    this.#timers--;
+    this.#timeout(entry, entry.totalTimeoutMs as number, 'total');
+  };
 
   #timeout(entry: Entry, ms: number, which: 'inactivity' | 'total'): void {
     // The timer that fired is spent; forget it so settling does not count it twice.
@@ -405,12 +409,12 @@ export class RequestTracker {
     this.#settle(entry, { ok: false, error });
   }
 
-  #dispatch(entry: Entry): void {
-    this.#queue.delete(entry);
+  #dispatch(entry: Entry, wasQueued = true): void {
+    if (wasQueued) this.#queue.delete(entry);
     this.#inFlight.set(entry.id, entry);
     entry.state = 'in-flight';
     // Time spent queued is not the server's silence: restart the inactivity limit on sending.
-    entry.inactivity?.refresh();
+    if (wasQueued) entry.inactivity?.refresh();
     try {
       this.#write(entry.text);
     } catch (error) {

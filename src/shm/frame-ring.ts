@@ -28,7 +28,11 @@
  * and, if set, clears it (exchange: only the clearer notifies), bumps DATA_SEQ and notifies. Both
  * pairs are sequentially consistent, so one side always sees the other's store: no lost wake-up,
  * and no notify at all while the consumer is awake (a batch of frames costs one wake-up or none). Space works the same way with
- * PRODUCER_SLEEPING / SPACE_SEQ. Neither side ever blocks its thread: both waits are
+ * PRODUCER_SLEEPING / SPACE_SEQ. A consumer that is running anyway (it has a read scheduled for
+ * the end of its event-loop turn) clears its flag with `stayAwake` and sets it again with
+ * `sleepIfEmpty`, which re-checks the same way: while frames keep coming, nobody is notified at
+ * all — the producer's wake-up (a task posted to the other thread, tens of µs under load) is the
+ * costly part of a hand-over, not the copy. Neither side ever blocks its thread: both waits are
  * Atomics.waitAsync, which the main thread may use. A pending waitAsync does not keep Node's
  * event loop alive; the ring's owners (a Worker handle, a worker's port) do.
  */
@@ -64,6 +68,12 @@ export class FrameRing {
   readonly bytes: Buffer;
   readonly #view: Int32Array;
   readonly #mask: number;
+  /**
+   * This object's own counts (plain fields: each side counts its own calls): publishes, wake-ups
+   * it sent the other side (notifies), reads that found frames, frames read, and times the
+   * consumer parked (each ended by a wake-up from the producer, or by close).
+   */
+  readonly counts = { publishes: 0, wakeups: 0, reads: 0, frames: 0, parks: 0 };
   // producer
   #tail = 0;
   #cachedHead = 0;
@@ -195,6 +205,7 @@ export class FrameRing {
 
   /** Make every committed frame visible (one store), and wake the consumer if it sleeps. */
   publish(): void {
+    this.counts.publishes++;
     const view = this.#view;
     Atomics.store(view, L.TAIL, this.#tail);
     // Only the one who clears the flag notifies: one wake-up per sleep, however many publishes.
@@ -204,6 +215,7 @@ export class FrameRing {
     ) {
       Atomics.add(view, L.DATA_SEQ, 1);
       Atomics.notify(view, L.DATA_SEQ);
+      this.counts.wakeups++;
     }
   }
 
@@ -272,6 +284,8 @@ export class FrameRing {
       );
     }
     beforeRelease?.();
+    this.counts.reads++;
+    this.counts.frames += count;
     this.#head = head;
     Atomics.store(view, L.HEAD, head);
     if (
@@ -282,6 +296,28 @@ export class FrameRing {
       Atomics.notify(view, L.SPACE_SEQ);
     }
     return count;
+  }
+
+  /**
+   * The consumer is running anyway and will read the ring before it idles (it has a read
+   * scheduled): producers need not wake it until it says it sleeps again (`sleepIfEmpty`).
+   */
+  stayAwake(): void {
+    Atomics.store(this.#view, L.CONSUMER_SLEEPING, 0);
+  }
+
+  /**
+   * The consumer that called `stayAwake` is about to idle again, with a `waitForData` wait still
+   * pending from before: says it sleeps, then re-checks. True when the ring is empty (producers
+   * will now wake that wait); false when a frame came in meanwhile — read it and call again.
+   */
+  sleepIfEmpty(): boolean {
+    const view = this.#view;
+    Atomics.store(view, L.CONSUMER_SLEEPING, 1);
+    if (Atomics.load(view, L.TAIL) === this.#head && Atomics.load(view, L.CLOSED) === 0)
+      return true;
+    Atomics.store(view, L.CONSUMER_SLEEPING, 0);
+    return false;
   }
 
   /** Is a frame published and not yet read? (exact for the consumer) */
@@ -303,7 +339,10 @@ export class FrameRing {
         return undefined;
       }
       const wait = Atomics.waitAsync(view, L.DATA_SEQ, seq);
-      if (wait.async) return wait.value;
+      if (wait.async) {
+        this.counts.parks++;
+        return wait.value;
+      }
     }
   }
 }
