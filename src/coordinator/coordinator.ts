@@ -47,11 +47,12 @@ import {
   requestChannel,
 } from './diagnostics.ts';
 import type { CoordinatorEvents } from './events.ts';
+import type { NotificationHandler, RequestHandler } from './handlers.ts';
 import { IoPool } from './io-pool.ts';
 import { Lease, type LeaseBackend } from './lease.ts';
 import { type CoordinatorOptions, type ResolvedOptions, resolveOptions } from './options.ts';
 import { type ReloadReport, rollReplicas } from './reload.ts';
-import { type RequestOptions, Router } from './routing.ts';
+import { noProtocol, type RequestOptions, Router } from './routing.ts';
 import { type ConnectionSpec, resolveSpec } from './spec.ts';
 import { Supervisor, type SupervisorContext } from './supervisor.ts';
 
@@ -229,6 +230,14 @@ export class Coordinator extends EventEmitter {
       io: this.#io,
       options: this.options,
       keyOf: (slot) => this.#bySlot.get(slot)?.key,
+      replicaOf: (slot) => {
+        const s = this.#bySlot.get(slot);
+        if (s === undefined) return undefined;
+        const replica = this.#entries.get(s.key)?.replicas.indexOf(s) ?? -1;
+        return { key: s.key, replica, pid: s.pid, handlers: s.spec.handlers };
+      },
+      leaseOf: (slot) => this.#leases.get(slot),
+      listens: (event) => this.listenerCount(event) > 0 || this.#channelListens(event),
       emit: (event, payload) => this.#emit(event, payload),
       ioEvent: (event) => this.#onIoEvent(event),
     });
@@ -394,6 +403,7 @@ export class Coordinator extends EventEmitter {
       this.#checkOpen();
       const entry = this.#entry(key);
       this.#checkRequest(method, options);
+      if (entry.replicas[0]?.spec.protocol === 'none') throw noProtocol(key);
       // The replica is chosen and the request counted in flight in one synchronous step (#admit),
       // whether now or when the queue serves it later: a drain that starts in between sees it and
       // waits for it, and a lease taken in the same pass finds it in flight (it finishes there; no
@@ -499,6 +509,54 @@ export class Coordinator extends EventEmitter {
     } finally {
       lease.release();
     }
+  }
+
+  /**
+   * Answer `key`'s servers when they ask the client `method` ('*': any method): MCP sampling, LSP
+   * workspace/configuration, ACP session/request_permission... A lease's handler (while it is
+   * held) comes first, then these, then spec.onRequest; an exact method before '*'. `handler`
+   * returns the result or a promise of it; throw `{ code, message, data? }` for that JSON-RPC
+   * error (any other throw: -32603). May be added before `register(key)`. Returns the function
+   * that removes it. docs/coordinator.md, "Talking both ways".
+   */
+  onRequest(key: string, method: string, handler: RequestHandler<Lease>): () => void {
+    return this.#router.inbound.add('request', key, method, handler);
+  }
+
+  /**
+   * Hear `key`'s servers' `method` notifications ('*': any), in the order they were sent: after a
+   * lease's handlers (while it is held), before spec.onNotification's and the `notification`
+   * event. May be added before `register(key)`. Returns the function that removes it.
+   */
+  onNotification(key: string, method: string, handler: NotificationHandler<Lease>): () => void {
+    return this.#router.inbound.add('notification', key, method, handler);
+  }
+
+  /**
+   * A JSON-RPC notification to every ready replica of `key` (leased ones included: it is not a
+   * request). Resolves with how many it went to.
+   */
+  async notify(key: string, method: string, params?: unknown): Promise<number> {
+    this.#checkOpen();
+    const entry = this.#entry(key);
+    if (typeof method !== 'string' || method.length === 0)
+      throw new InvalidArgumentError(
+        'method',
+        `expected a non-empty string, got ${describe(method)}`,
+      );
+    if (entry.replicas[0]?.spec.protocol === 'none') throw noProtocol(key);
+    let sent = 0;
+    for (const s of entry.replicas) {
+      const state = this.#table.state(s.slot);
+      if (state.status !== 'ready' && state.status !== 'leased') continue;
+      try {
+        this.#router.notify(s.slot, state.generation, method, params);
+        sent++;
+      } catch (error) {
+        if (!(error instanceof NotRunningError)) throw error; // it exited meanwhile: skip it
+      }
+    }
+    return sent;
   }
 
   snapshot(key: string): ConnectionSnapshot {
@@ -780,6 +838,7 @@ export class Coordinator extends EventEmitter {
     const lease = new Lease(this.#leaseBackend, {
       key: entry.key,
       slot: s.slot,
+      replica: entry.replicas.indexOf(s),
       generation: this.#table.state(s.slot).generation,
       leaseId,
       pid: s.pid,
@@ -1100,6 +1159,11 @@ export class Coordinator extends EventEmitter {
     await this.#io.crash(index);
   }
 
+  /** Does a diagnostics channel listen to `event`? */
+  #channelListens(event: keyof CoordinatorEvents): boolean {
+    return events.hasSubscribers || EVENT_CHANNEL[event]?.hasSubscribers === true;
+  }
+
   #emit<E extends keyof CoordinatorEvents>(event: E, payload: CoordinatorEvents[E]): void {
     if (events.hasSubscribers) events.publish({ event, coordinator: this.id, ...payload });
     const named = EVENT_CHANNEL[event];
@@ -1141,15 +1205,18 @@ export class Coordinator extends EventEmitter {
       'totalTimeoutMs',
       'signal',
       'onProgress',
+      'onNotification',
     ]);
     checkTimeout(o.timeoutMs, 'options.timeoutMs');
     checkTimeout(o.totalTimeoutMs, 'options.totalTimeoutMs');
     checkSignal(o.signal, 'options.signal');
-    if (o.onProgress !== undefined && typeof o.onProgress !== 'function') {
-      throw new InvalidArgumentError(
-        'options.onProgress',
-        `expected a function, got ${describe(o.onProgress)}`,
-      );
+    for (const name of ['onProgress', 'onNotification'] as const) {
+      if (o[name] !== undefined && typeof o[name] !== 'function') {
+        throw new InvalidArgumentError(
+          `options.${name}`,
+          `expected a function, got ${describe(o[name])}`,
+        );
+      }
     }
   }
 }

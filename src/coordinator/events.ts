@@ -46,10 +46,22 @@ export interface CoordinatorEvents {
     problem: 'invalid' | 'oversized' | 'truncated';
     detail: string;
   };
-  /** A notification the server sent (other than progress). */
+  /** A notification the server sent (other than progress), after its handlers saw it. */
   notification: { key: string; slot: number; method: string; params: unknown };
+  /** The server made a request no handler answers: it got -32601 (method not found). */
+  'server-request': { key: string; slot: number; method: string };
+  /** A notification handler threw or rejected (with no listener here, it is thrown uncaught). */
+  'handler-error': {
+    key: string;
+    slot: number;
+    method: string;
+    kind: 'notification';
+    error: unknown;
+  };
   /** A line the server wrote to stderr. */
   stderr: { key: string; slot: number; line: string };
+  /** A stdout line of a server that speaks no protocol (protocol 'none'). */
+  stdout: { key: string; slot: number; line: string };
   /** One health probe result (docs/health.md); results for a replaced process are not reported. */
   probe: ProbeEvent;
   /** A liveness (or startup) probe failed failureThreshold times in a row: the process is killed and restarted. */

@@ -1,3 +1,4 @@
+export type { FramingProtocol } from '../io/framing.ts';
 export { decodeProbeCounts, type ProbeCounts } from '../probes/counters.ts';
 export type {
   ProbeEvent,
@@ -22,6 +23,7 @@ export {
   type RequestMessage,
 } from './diagnostics.ts';
 export type { CoordinatorEventName, CoordinatorEvents } from './events.ts';
+export type { NotificationHandler, PeerContext, RequestHandler } from './handlers.ts';
 export { Lease } from './lease.ts';
 export { type CoordinatorOptions, DEFAULT_ENV_ALLOW } from './options.ts';
 export type { ReloadReport } from './reload.ts';

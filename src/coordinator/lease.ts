@@ -4,11 +4,17 @@
  * connection — and they wait asynchronously, bounded, in the coordinator's queue.
  *
  *   await using lease = await coordinator.acquire('lsp');
+ *   lease.onNotification('textDocument/publishDiagnostics', (params) => show(params));
  *   await lease.request('textDocument/hover', params);
  *   // released when the block ends (or call lease.release())
+ *
+ * While it is held, the lease's own handlers come first for what its process sends on its own
+ * (src/coordinator/handlers.ts): they answer its requests before the key's and the spec's, and
+ * hear its notifications before them. Released, they are dropped.
  */
 import { NotLeaseHolderError } from '../errors.ts';
-import type { RequestOptions } from './coordinator.ts';
+import { Handlers, type NotificationHandler, type RequestHandler } from './handlers.ts';
+import type { RequestOptions } from './routing.ts';
 
 export interface LeaseBackend {
   request(lease: Lease, method: string, params: unknown, options: RequestOptions): Promise<unknown>;
@@ -19,12 +25,16 @@ export interface LeaseBackend {
 export class Lease {
   readonly key: string;
   readonly slot: number;
+  /** Which replica of the key (0-based). */
+  readonly replica: number;
   readonly generation: number;
   readonly leaseId: number;
   readonly pid: number;
   /** Where acquire() was called from, kept for leak reports when leak detection is on. */
   readonly stack: string | undefined;
   readonly acquiredAt = performance.now();
+  /** This lease's handlers for what its process sends on its own (empty once released). */
+  readonly handlers = new Handlers();
   readonly #backend: LeaseBackend;
   #released = false;
 
@@ -33,6 +43,7 @@ export class Lease {
     fields: {
       key: string;
       slot: number;
+      replica: number;
       generation: number;
       leaseId: number;
       pid: number;
@@ -42,6 +53,7 @@ export class Lease {
     this.#backend = backend;
     this.key = fields.key;
     this.slot = fields.slot;
+    this.replica = fields.replica;
     this.generation = fields.generation;
     this.leaseId = fields.leaseId;
     this.pid = fields.pid;
@@ -62,6 +74,21 @@ export class Lease {
   notify(method: string, params?: unknown): Promise<void> {
     if (this.#released) return Promise.reject(new NotLeaseHolderError(this.slot, this.leaseId));
     return this.#backend.notify(this, method, params);
+  }
+
+  /**
+   * Answer the server's `method` requests ('*': any) while this lease is held, before the key's
+   * and the spec's handlers. Returns the function that removes the handler.
+   */
+  onRequest(method: string, handler: RequestHandler<Lease>): () => void {
+    if (this.#released) throw new NotLeaseHolderError(this.slot, this.leaseId);
+    return this.handlers.add('request', method, handler);
+  }
+
+  /** Hear the server's `method` notifications ('*': any) while this lease is held, first. */
+  onNotification(method: string, handler: NotificationHandler<Lease>): () => void {
+    if (this.#released) throw new NotLeaseHolderError(this.slot, this.leaseId);
+    return this.handlers.add('notification', method, handler);
   }
 
   /** Give the connection back. Idempotent. */

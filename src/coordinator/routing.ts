@@ -14,12 +14,14 @@
  *   routing.ts      onFrame(): text → Peer.onMessage → classify → the tracker settles the promise
  * No comlink and no structured clone on that path: comlink is only for spawn, stop and pids.
  */
-import { ConnectionLostError, NotRunningError } from '../errors.ts';
+import { ConnectionLostError, InvalidArgumentError, NotRunningError } from '../errors.ts';
 import { FrameKind, type MessageHandler, type Utf8Buffer } from '../io/frames.ts';
+import type { FramingProtocol } from '../io/framing.ts';
 import type { IoEvent } from '../io/io-host.ts';
 import type { StartOptions } from '../io/request-tracker.ts';
 import { errorCode, type RequestMessage, requestChannel } from './diagnostics.ts';
 import type { CoordinatorEvents } from './events.ts';
+import { Inbound, type InboundContext } from './inbound.ts';
 import type { IoPool } from './io-pool.ts';
 import type { ResolvedOptions } from './options.ts';
 import { Peer, type PeerHooks } from './peer.ts';
@@ -34,6 +36,11 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Called with each `notifications/progress` for this request (a progress token is added). */
   onProgress?: (params: unknown) => void;
+  /**
+   * Called with every notification from the replica that serves this request, from when it is
+   * sent until it settles (for servers that tie notifications to a call without a token).
+   */
+  onNotification?: (method: string, params: unknown) => void;
 }
 
 /** The replica a request goes to, as routing needs it. */
@@ -44,7 +51,7 @@ export interface RequestTarget {
   requestDone(): void;
 }
 
-export interface RouterContext {
+export interface RouterContext extends Omit<InboundContext, 'emit'> {
   readonly coordinatorId: number;
   readonly io: IoPool;
   readonly options: ResolvedOptions;
@@ -60,9 +67,17 @@ export class Router {
   readonly #peers = new Map<number, Peer>();
   #nextProgressToken = 1;
   readonly counters = { requests: 0, failed: 0, protocol: 0 };
+  /** What servers say on their own, and the application's handlers for it. */
+  readonly inbound: Inbound;
 
   constructor(ctx: RouterContext) {
     this.#ctx = ctx;
+    this.inbound = new Inbound({
+      replicaOf: (slot) => ctx.replicaOf(slot),
+      leaseOf: (slot) => ctx.leaseOf(slot),
+      emit: (event, payload) => ctx.emit(event, payload),
+      listens: (event) => ctx.listens(event),
+    });
   }
 
   /**
@@ -70,12 +85,13 @@ export class Router {
    * does, so nothing it says (or its exit) can arrive before there is someone to hear it. A peer
    * of an older generation still open there is closed.
    */
-  open(slot: number, generation: number): Peer {
+  open(slot: number, generation: number, protocol: FramingProtocol): Peer {
     this.#peers.get(slot)?.close(new ConnectionLostError(null, null, 'it was replaced'));
     const { options } = this.#ctx;
     const peer = new Peer(
       slot,
       generation,
+      protocol,
       {
         maxInFlight: options.maxInFlight,
         maxQueued: options.maxQueued,
@@ -136,7 +152,15 @@ export class Router {
       const peer = this.peer(target.slot, generation);
       if (peer === undefined)
         throw new NotRunningError(`the process of slot ${target.slot} (generation ${generation})`);
-      return await peer.request(method, params, this.#startOptions(options));
+      if (peer.protocol === 'none') throw noProtocol(target.key);
+      if (options.onNotification === undefined)
+        return await peer.request(method, params, this.#startOptions(options));
+      const stop = peer.listen(options.onNotification);
+      try {
+        return await peer.request(method, params, this.#startOptions(options));
+      } finally {
+        stop();
+      }
     } catch (error) {
       this.counters.failed++;
       failure = error ?? new Error('request failed');
@@ -165,6 +189,7 @@ export class Router {
     const peer = this.peer(slot, generation);
     if (peer === undefined)
       throw new NotRunningError(`the process of slot ${slot} (generation ${generation})`);
+    if (peer.protocol === 'none') throw noProtocol(this.#ctx.keyOf(slot) ?? `slot ${slot}`);
     peer.notify(method, params);
   }
 
@@ -177,6 +202,9 @@ export class Router {
           peer.onMessage((data as Utf8Buffer).utf8Slice(start, end));
         return;
       }
+      case FrameKind.STDOUT:
+        this.inbound.stdout(slot, () => (data as Utf8Buffer).utf8Slice(start, end));
+        return;
       case FrameKind.STDERR: {
         const key = this.#ctx.keyOf(slot);
         if (key !== undefined)
@@ -236,14 +264,9 @@ export class Router {
 
   readonly #hooks: PeerHooks = {
     send: (peer, text) => this.#ctx.io.send(peer.slot, peer.generation, text),
-    notification: (peer, method, params) => {
-      const key = this.#ctx.keyOf(peer.slot);
-      if (key !== undefined)
-        this.#ctx.emit('notification', { key, slot: peer.slot, method, params });
-    },
-    serverRequest: () => {
-      this.counters.protocol++;
-    },
+    notification: (peer, method, params) => this.inbound.notification(peer, method, params),
+    serverRequest: (peer, method, params, signal) =>
+      this.inbound.serverRequest(peer, method, params, signal),
     invalid: (peer, reason) => {
       this.counters.protocol++;
       const key = this.#ctx.keyOf(peer.slot);
@@ -251,4 +274,12 @@ export class Router {
         this.#ctx.emit('protocol', { key, slot: peer.slot, problem: 'invalid', detail: reason });
     },
   };
+}
+
+/** The error for a request or notification to a process that speaks no protocol. */
+export function noProtocol(key: string): InvalidArgumentError {
+  return new InvalidArgumentError(
+    'spec.protocol',
+    `${JSON.stringify(key)} runs with protocol 'none': it takes no requests or notifications`,
+  );
 }

@@ -2,6 +2,7 @@
  * A connection spec: what to run and how to greet it. Validated once, at register().
  */
 import { InvalidArgumentError } from '../errors.ts';
+import { FRAMING_PROTOCOLS, type FramingProtocol } from '../io/framing.ts';
 import {
   type Bag,
   readObject,
@@ -12,6 +13,7 @@ import {
 } from '../options.ts';
 import { type ProbeSpec, type ResolvedProbes, resolveProbes } from '../probes/spec.ts';
 import { describe } from '../shm/validate.ts';
+import { Handlers, type NotificationHandler, type RequestHandler } from './handlers.ts';
 
 /** What the onStart hook gets: the new process, before anyone else may use it. */
 export interface StartingConnection {
@@ -29,7 +31,20 @@ export interface ConnectionSpec {
   env?: Record<string, string>;
   /** Pass the coordinator's whole environment (not just the allow-list). Default false. */
   inheritEnv?: boolean;
-  protocol?: 'jsonrpc-lines';
+  /**
+   * How it talks on stdio: newline-delimited JSON-RPC ('jsonrpc-lines', the default: MCP, ACP),
+   * JSON-RPC with `Content-Length:` headers ('lsp': language servers, DAP), or not at all
+   * ('none': a plain supervised process; its stdout lines become `stdout` events).
+   */
+  protocol?: FramingProtocol;
+  /**
+   * Answers to requests the server makes of the client, by method ('*': any), for every replica
+   * of the key, the start handshake included (a lease's and the key's handlers come first).
+   * Functions: not available in JSON config files.
+   */
+  onRequest?: Record<string, RequestHandler>;
+  /** Handlers for the server's notifications, by method ('*': any). Functions, like onRequest. */
+  onNotification?: Record<string, NotificationHandler>;
   /** A request sent on every (re)start before the connection turns ready, e.g. MCP initialize. */
   initialize?: {
     method: string;
@@ -58,7 +73,9 @@ export interface ResolvedSpec {
   cwd: string | undefined;
   env: Record<string, string>;
   inheritEnv: boolean;
-  protocol: 'jsonrpc-lines';
+  protocol: FramingProtocol;
+  /** spec.onRequest and spec.onNotification. */
+  handlers: Handlers;
   initialize:
     | { method: string; params?: unknown; notification?: { method: string; params?: unknown } }
     | undefined;
@@ -75,6 +92,8 @@ const SPEC_KEYS = [
   'env',
   'inheritEnv',
   'protocol',
+  'onRequest',
+  'onNotification',
   'initialize',
   'onStart',
   'liveness',
@@ -89,10 +108,10 @@ export function resolveSpec(input: unknown, field = 'spec'): ResolvedSpec {
   const command = readString(spec, 'command', field, { nonEmpty: true });
   if (command === undefined) throw new InvalidArgumentError(`${field}.command`, 'is required');
   const protocol = readString(spec, 'protocol', field, { default: 'jsonrpc-lines' });
-  if (protocol !== 'jsonrpc-lines') {
+  if (!(FRAMING_PROTOCOLS as readonly unknown[]).includes(protocol)) {
     throw new InvalidArgumentError(
       `${field}.protocol`,
-      `only 'jsonrpc-lines' is supported, got ${describe(protocol)}`,
+      `expected one of ${FRAMING_PROTOCOLS.map((p) => `'${p}'`).join(', ')}, got ${describe(protocol)}`,
     );
   }
   const inheritEnv = spec.inheritEnv;
@@ -115,18 +134,66 @@ export function resolveSpec(input: unknown, field = 'spec'): ResolvedSpec {
       'give either initialize or onStart, not both',
     );
   }
-  return {
+  const resolved: ResolvedSpec = {
     command,
     args: readStringArray(spec, 'args', field, []),
     cwd: readString(spec, 'cwd', field, { nonEmpty: true }),
     env: readStringRecord(spec, 'env', field),
     inheritEnv: inheritEnv ?? false,
-    protocol: 'jsonrpc-lines',
+    protocol: protocol as FramingProtocol,
+    handlers: Handlers.fromRecord(
+      readHandlerRecord(spec, 'onRequest', field) as Record<string, RequestHandler> | undefined,
+      readHandlerRecord(spec, 'onNotification', field) as
+        | Record<string, NotificationHandler>
+        | undefined,
+    ),
     initialize: resolveInitialize(spec, field),
     onStart: onStart as ResolvedSpec['onStart'],
     probes: resolveProbes(spec, field),
     maxMemoryBytes: resolveMaxMemory(spec, field),
   };
+  if (resolved.protocol === 'none') checkNoProtocol(resolved, field);
+  return resolved;
+}
+
+/** A process that speaks no protocol cannot be greeted, pinged or answered. */
+function checkNoProtocol(spec: ResolvedSpec, field: string): void {
+  const why = "has no stdin protocol (protocol 'none')";
+  if (spec.initialize !== undefined)
+    throw new InvalidArgumentError(`${field}.initialize`, `cannot be sent: the server ${why}`);
+  if (spec.onStart !== undefined)
+    throw new InvalidArgumentError(`${field}.onStart`, `cannot talk to the server: it ${why}`);
+  if (spec.handlers.size > 0)
+    throw new InvalidArgumentError(`${field}.onRequest`, `will never be called: the server ${why}`);
+  for (const [name, probe] of Object.entries(spec.probes)) {
+    if (probe?.check.kind === 'jsonrpc')
+      throw new InvalidArgumentError(
+        `${field}.${name}.kind`,
+        `'jsonrpc' cannot ping a server that ${why}: use exec, tcp, http or module`,
+      );
+  }
+}
+
+function readHandlerRecord(
+  spec: Bag,
+  name: string,
+  field: string,
+): Record<string, unknown> | undefined {
+  const value = spec[name];
+  if (value === undefined) return undefined;
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw new InvalidArgumentError(
+      `${field}.${name}`,
+      `expected an object of functions by method, got ${describe(value)}`,
+    );
+  for (const [method, handler] of Object.entries(value)) {
+    if (typeof handler !== 'function')
+      throw new InvalidArgumentError(
+        `${field}.${name}.${method}`,
+        `expected a function, got ${describe(handler)}`,
+      );
+  }
+  return value as Record<string, unknown>;
 }
 
 /** The largest limit accepted: 1 TiB, far above any machine this runs on, far below 2^53. */

@@ -236,7 +236,7 @@ export class Supervisor {
     this.cpuPercent = undefined;
     let spawned = false;
     // The peer exists before the process does: whatever it says first, or its exit, has a reader.
-    this.#ctx.router.open(this.slot, generation);
+    this.#ctx.router.open(this.slot, generation, this.spec.protocol);
     try {
       const env = childEnvironment(this.spec, options.env.allow, options.env.inherit);
       const { pid } = await io.call(this.slot, (h) =>

@@ -80,6 +80,8 @@ export function forwardEvents(coordinator: Coordinator, reporter: Reporter): () 
       }),
     protocol: (e) => reporter.event('protocol', e),
     stderr: (e) => reporter.event('stderr', e),
+    stdout: (e) => reporter.event('stdout', e),
+    'server-request': (e) => reporter.event('server-request', e),
     unhealthy: (e) => reporter.event('unhealthy', e),
     'io-worker-exit': (e) => reporter.event('io-worker-exit', e),
     probe: (e) => {

@@ -55,7 +55,7 @@ export const serverSchema = z.strictObject({
   cwd: z.string().min(1).optional(),
   replicas: count(1).max(1024).optional(),
   inheritEnv: z.boolean().optional(),
-  protocol: z.literal('jsonrpc-lines').optional(),
+  protocol: z.enum(['jsonrpc-lines', 'lsp', 'none']).optional(),
   initialize: z.strictObject({ ...message.shape, notification: message.optional() }).optional(),
   /** Only in .js/.ts configs: a function cannot be written in JSON. */
   onStart: z

@@ -8,6 +8,7 @@ export {
   type SharedChannelHandle,
   type SharedChannelOptions,
 } from './channel.ts';
+export { FrameRing, type FrameRingHandle, type FrameVisitor } from './frame-ring.ts';
 export { LAYOUT_VERSION } from './layout.ts';
 export { type LockAsyncOptions, Mutex, type MutexHandle } from './mutex.ts';
 export { hasAtomicsPause } from './runtime.ts';
