@@ -65,6 +65,8 @@ export interface PeerHooks {
   serverRequest(peer: Peer, method: string, params: JsonRpcParams, signal: AbortSignal): unknown;
   /** A message that is not valid JSON-RPC. */
   invalid(peer: Peer, reason: string): void;
+  /** One of our requests settled (before its promise does), with the context it was sent with. */
+  settled(context: unknown, failed: boolean): void;
 }
 
 /** What `PeerHooks.serverRequest` returns when nobody answers `method`. */
@@ -111,6 +113,7 @@ export class Peer {
       timeoutMs: limits.timeoutMs,
       ...(limits.totalTimeoutMs === undefined ? {} : { totalTimeoutMs: limits.totalTimeoutMs }),
       cancelNotification: protocol === 'lsp' ? lspCancelNotification : mcpCancelNotification,
+      onSettled: hooks.settled,
     });
   }
 
@@ -139,8 +142,9 @@ export class Peer {
     return this.#serving.size;
   }
 
+  /** Send a request; `options.context` goes to `hooks.settled` when it settles. */
   request(method: string, params: unknown, options: StartOptions = {}): Promise<unknown> {
-    return this.#tracker.start(method, params as JsonRpcParams, options).promise;
+    return this.#tracker.request(method, params as JsonRpcParams, options);
   }
 
   notify(method: string, params?: unknown): void {

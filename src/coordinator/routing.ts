@@ -26,8 +26,6 @@ import type { IoPool } from './io-pool.ts';
 import type { ResolvedOptions } from './options.ts';
 import { Peer, type PeerHooks } from './peer.ts';
 
-const NO_START_OPTIONS: StartOptions = Object.freeze({});
-
 export interface RequestOptions {
   /** Inactivity timeout of the request (reset by progress). Default: options.requestTimeoutMs. */
   timeoutMs?: number;
@@ -130,8 +128,11 @@ export class Router {
     for (const slot of [...this.#peers.keys()]) this.close(slot, undefined, error);
   }
 
-  /** A request to `target`'s process of `generation`, counted, timed and published. */
-  async send(
+  /**
+   * A request to `target`'s process of `generation`, counted and (with a diagnostics subscriber)
+   * timed and published. `target.requestDone()` runs once it settles, whatever the outcome.
+   */
+  send(
     target: RequestTarget,
     generation: number,
     method: string,
@@ -143,21 +144,45 @@ export class Router {
     const signal = options.signal;
     if (signal?.aborted) {
       target.requestDone();
-      throw signal.reason;
+      return Promise.reject(signal.reason);
     }
+    if (requestChannel.hasSubscribers || options.onNotification !== undefined)
+      return this.#sendObserved(target, generation, method, params, options, waitMs);
+    // The hot path: the tracker's own promise goes back to the caller, and the accounting runs
+    // in its settle hook (#hooks.settled) — no wrapper promise, no extra turn.
+    this.counters.requests++;
+    try {
+      const peer = this.#live(target, generation);
+      const start = this.#startOptions(options);
+      start.context = target;
+      return peer.request(method, params, start);
+    } catch (error) {
+      // Refused before it was sent (no process, protocol 'none', bad params).
+      this.counters.failed++;
+      target.requestDone();
+      return Promise.reject(error);
+    }
+  }
+
+  /** send() for a request someone watches: timed for diagnostics, notifications to its caller. */
+  async #sendObserved(
+    target: RequestTarget,
+    generation: number,
+    method: string,
+    params: unknown,
+    options: RequestOptions,
+    waitMs: number | undefined,
+  ): Promise<unknown> {
     const sentAt = requestChannel.hasSubscribers ? performance.now() : -1;
     this.counters.requests++;
     let failure: unknown;
     try {
-      const peer = this.peer(target.slot, generation);
-      if (peer === undefined)
-        throw new NotRunningError(`the process of slot ${target.slot} (generation ${generation})`);
-      if (peer.protocol === 'none') throw noProtocol(target.key);
-      if (options.onNotification === undefined)
-        return await peer.request(method, params, this.#startOptions(options));
+      const peer = this.#live(target, generation);
+      const start = this.#startOptions(options);
+      if (options.onNotification === undefined) return await peer.request(method, params, start);
       const stop = peer.listen(options.onNotification);
       try {
-        return await peer.request(method, params, this.#startOptions(options));
+        return await peer.request(method, params, start);
       } finally {
         stop();
       }
@@ -182,6 +207,15 @@ export class Router {
       }
       target.requestDone();
     }
+  }
+
+  /** The open peer for a request to `target` of `generation`; throws if it cannot take one. */
+  #live(target: RequestTarget, generation: number): Peer {
+    const peer = this.peer(target.slot, generation);
+    if (peer === undefined)
+      throw new NotRunningError(`the process of slot ${target.slot} (generation ${generation})`);
+    if (peer.protocol === 'none') throw noProtocol(target.key);
+    return peer;
   }
 
   /** A notification to `slot`'s process of `generation`. */
@@ -243,13 +277,6 @@ export class Router {
   }
 
   #startOptions(options: RequestOptions): StartOptions {
-    if (
-      options.timeoutMs === undefined &&
-      options.totalTimeoutMs === undefined &&
-      options.signal === undefined &&
-      options.onProgress === undefined
-    )
-      return NO_START_OPTIONS;
     const start: StartOptions = {};
     if (options.timeoutMs !== undefined) start.timeoutMs = options.timeoutMs;
     if (options.totalTimeoutMs !== undefined) start.totalTimeoutMs = options.totalTimeoutMs;
@@ -267,6 +294,12 @@ export class Router {
     notification: (peer, method, params) => this.inbound.notification(peer, method, params),
     serverRequest: (peer, method, params, signal) =>
       this.inbound.serverRequest(peer, method, params, signal),
+    settled: (context, failed) => {
+      // The context of a counted request is its RequestTarget (send()); others have none.
+      if (context === undefined) return;
+      if (failed) this.counters.failed++;
+      (context as RequestTarget).requestDone();
+    },
     invalid: (peer, reason) => {
       this.counters.protocol++;
       const key = this.#ctx.keyOf(peer.slot);

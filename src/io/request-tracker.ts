@@ -73,6 +73,11 @@ export interface RequestTrackerOptions {
   totalTimeoutMs?: number;
   /** How to tell the server a request was given up; default MCP; false sends nothing. */
   cancelNotification?: CancelEncoder | false;
+  /**
+   * Called once per request as it settles, before its promise does, with the `context` given to
+   * `start` and whether it failed: for accounting that must not cost a promise of its own.
+   */
+  onSettled?: (context: unknown, failed: boolean) => void;
 }
 
 export interface StartOptions {
@@ -86,6 +91,8 @@ export interface StartOptions {
   progressToken?: ProgressToken;
   /** Called with the params of each matching `notifications/progress`, inside `handle` (which a throw escapes). */
   onProgress?: (params: Record<string, unknown>) => void;
+  /** Handed to `onSettled` when this request settles. */
+  context?: unknown;
 }
 
 export interface StartedRequest<T = unknown> {
@@ -118,6 +125,7 @@ interface Entry {
   id: number;
   method: string;
   text: string;
+  promise: Promise<unknown>;
   state: 'queued' | 'in-flight' | 'done';
   resolve: (value: unknown) => void;
   reject: (reason: unknown) => void;
@@ -129,6 +137,7 @@ interface Entry {
   onAbort: (() => void) | undefined;
   progressToken: ProgressToken | undefined;
   onProgress: ((params: Record<string, unknown>) => void) | undefined;
+  context: unknown;
 }
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
@@ -140,6 +149,7 @@ export class RequestTracker {
   readonly #timeoutMs: number | undefined;
   readonly #totalTimeoutMs: number | undefined;
   readonly #cancel: CancelEncoder | false;
+  readonly #onSettled: ((context: unknown, failed: boolean) => void) | undefined;
 
   #nextId = 1;
   readonly #inFlight = new Map<number, Entry>();
@@ -172,6 +182,9 @@ export class RequestTracker {
       throw new InvalidArgumentError('cancelNotification', 'expected a function or false');
     }
     this.#cancel = cancel;
+    if (options.onSettled !== undefined && typeof options.onSettled !== 'function')
+      throw new InvalidArgumentError('onSettled', 'expected a function');
+    this.#onSettled = options.onSettled;
   }
 
   get stats(): RequestTrackerStats {
@@ -192,6 +205,20 @@ export class RequestTracker {
     params?: JsonRpcParams,
     options: StartOptions = {},
   ): StartedRequest<T> {
+    const entry = this.#start(method, params, options);
+    return { id: entry.id, text: entry.text, promise: entry.promise as Promise<T> };
+  }
+
+  /** `start(…).promise`, without the StartedRequest around it (the hot path). */
+  request<T = unknown>(
+    method: string,
+    params?: JsonRpcParams,
+    options: StartOptions = {},
+  ): Promise<T> {
+    return this.#start(method, params, options).promise as Promise<T>;
+  }
+
+  #start(method: string, params: JsonRpcParams, options: StartOptions): Entry {
     const timeoutMs =
       options.timeoutMs === undefined
         ? this.#timeoutMs
@@ -207,7 +234,10 @@ export class RequestTracker {
     if (onProgress !== undefined && typeof onProgress !== 'function') {
       throw new InvalidArgumentError('onProgress', 'expected a function');
     }
-    const { params: sent, token } = withProgressToken(params, options.progressToken);
+    let sent = params;
+    let token: ProgressToken | undefined;
+    if (options.progressToken !== undefined || hasMeta(params))
+      ({ params: sent, token } = withProgressToken(params, options.progressToken));
     if (token !== undefined && this.#byToken.has(token)) {
       throw new InvalidArgumentError(
         'progressToken',
@@ -219,14 +249,15 @@ export class RequestTracker {
 
     let resolve!: (value: unknown) => void;
     let reject!: (reason: unknown) => void;
-    const promise = new Promise<T>((res, rej) => {
-      resolve = res as (value: unknown) => void;
+    const promise = new Promise<unknown>((res, rej) => {
+      resolve = res;
       reject = rej;
     });
     const entry: Entry = {
       id,
       method,
       text,
+      promise,
       state: 'queued',
       resolve,
       reject,
@@ -238,16 +269,15 @@ export class RequestTracker {
       onAbort: undefined,
       progressToken: token,
       onProgress,
+      context: options.context,
     };
 
     if (this.#closedWith) {
       this.#counts.failed++;
-      entry.state = 'done';
-      reject(this.#closedWith.error);
+      this.#refuse(entry, this.#closedWith.error);
     } else if (signal?.aborted) {
       this.#counts.aborted++;
-      entry.state = 'done';
-      reject(signal.reason);
+      this.#refuse(entry, signal.reason);
     } else if (this.#inFlight.size < this.maxInFlight && this.#queue.size === 0 && !this.#held) {
       this.#arm(entry, totalTimeoutMs);
       this.#dispatch(entry, false);
@@ -256,10 +286,16 @@ export class RequestTracker {
       this.#arm(entry, totalTimeoutMs);
     } else {
       this.#counts.failed++;
-      entry.state = 'done';
-      reject(new QueueFullError('the request queue', this.maxQueued));
+      this.#refuse(entry, new QueueFullError('the request queue', this.maxQueued));
     }
-    return { id, text, promise };
+    return entry;
+  }
+
+  /** Settle a request that was never queued or sent. */
+  #refuse(entry: Entry, error: unknown): void {
+    entry.state = 'done';
+    this.#onSettled?.(entry.context, true);
+    entry.reject(error);
   }
 
   /** Routes one message read from the server. Never throws for unexpected input. */
@@ -446,6 +482,7 @@ export class RequestTracker {
     if (entry.progressToken !== undefined && this.#byToken.get(entry.progressToken) === entry) {
       this.#byToken.delete(entry.progressToken);
     }
+    this.#onSettled?.(entry.context, !outcome.ok);
     if (outcome.ok) entry.resolve(outcome.value);
     else entry.reject(outcome.error);
     if (wasInFlight) this.#pump();
@@ -481,6 +518,11 @@ function checkLimit(value: unknown, field: string): number | undefined {
     );
   }
   return value;
+}
+
+/** Do params carry `_meta` (where a progress token may be)? Cheap: no allocation. */
+function hasMeta(params: JsonRpcParams): boolean {
+  return params !== undefined && !Array.isArray(params) && params._meta !== undefined;
 }
 
 function withProgressToken(
