@@ -24,9 +24,13 @@
  *
  * Closing. close() sets CLOSED, bumps both futex words and wakes everyone. Senders see 'closed'
  * (or ChannelClosedError when waiting). The consumer still drains every message whose send
- * succeeded: each send is bracketed by SENDING++ / SENDING--, taken before it checks CLOSED, and
- * the consumer reports "closed and drained" only when CLOSED is set, SENDING is 0 and the ring is
- * empty. So a send that reported 'sent' is always received — nothing is lost to a close race.
+ * succeeded, so a send that reported 'sent' is always received — nothing is lost to a close race:
+ * - spsc: close() also sets the closed bit in TAIL, and the producer publishes with one CAS of
+ *   TAIL, so a send either lands before the close or fails; the consumer is drained when TAIL has
+ *   the bit and it has read up to it. A single send costs one CAS and one load.
+ * - mpsc: each send is bracketed by SENDING++ / SENDING--, taken before it checks CLOSED, and the
+ *   consumer reports "closed and drained" only when CLOSED is set, SENDING is 0 and the ring is
+ *   empty.
  */
 import {
   ChannelClosedError,
@@ -82,7 +86,8 @@ export const CHANNEL_SPIN_LIMIT = 100;
 interface Ring {
   attachProducer(): void;
   attachConsumer(): void;
-  trySend(message: ArrayLike<number>): boolean;
+  /** MPSC: true when sent. (SPSC's says 'sent' | 'full' | 'closed'; it is called as #spsc.) */
+  trySend(message: ArrayLike<number>): unknown;
   tryReceive(out: Int32Array): boolean;
   canSend(): boolean;
   canReceive(): boolean;
@@ -167,6 +172,7 @@ export class SharedChannel {
 
   /** Messages in the ring right now (approximate while others send or receive). */
   get size(): number {
+    if (this.#spsc) return Math.min(this.#spsc.size(), this.capacity);
     const n = (Atomics.load(this.#view, L.TAIL) - Atomics.load(this.#view, L.HEAD)) | 0;
     return Math.max(0, Math.min(n, this.capacity));
   }
@@ -176,6 +182,14 @@ export class SharedChannel {
     if (!this.#isProducer) this.#becomeProducer(message);
     else if (message.length > this.messageWords) this.#tooLong(message);
     const view = this.#view;
+    if (this.#spsc) {
+      const result = this.#spsc.trySend(message);
+      if (result === 'sent' && Atomics.load(view, L.CONSUMERS_WAITING) !== 0) {
+        Atomics.add(view, L.NOT_EMPTY, 1);
+        Atomics.notify(view, L.NOT_EMPTY);
+      }
+      return result;
+    }
     Atomics.add(view, L.SENDING, 1);
     if (Atomics.load(view, L.CLOSED) !== 0) {
       Atomics.sub(view, L.SENDING, 1);
@@ -200,6 +214,7 @@ export class SharedChannel {
     else if (!(out instanceof Int32Array) || out.length < this.messageWords) this.#badOut(out);
     if (this.#receiveOne(out)) return 'received';
     const view = this.#view;
+    if (this.#spsc) return this.#spsc.drained() ? 'closed' : 'empty';
     // Empty now. Closed-and-drained needs CLOSED, then no send in progress: a send that passed its
     // CLOSED check has then published, so one more try finds it if it is there.
     if (Atomics.load(view, L.CLOSED) === 0 || Atomics.load(view, L.SENDING) !== 0) return 'empty';
@@ -217,14 +232,21 @@ export class SharedChannel {
     const n = this.#batchSize(messages, count, 'messages', 'count', 0);
     if (!this.#isProducer) this.#takeProducerRole();
     const view = this.#view;
+    if (this.#spsc) {
+      const sent = this.#spsc.trySendMany(messages, n);
+      if (sent > 0 && Atomics.load(view, L.CONSUMERS_WAITING) !== 0) {
+        Atomics.add(view, L.NOT_EMPTY, 1);
+        Atomics.notify(view, L.NOT_EMPTY);
+      }
+      return sent;
+    }
     Atomics.add(view, L.SENDING, 1);
     if (Atomics.load(view, L.CLOSED) !== 0) {
       Atomics.sub(view, L.SENDING, 1);
       return -1;
     }
     let sent = 0;
-    if (this.#spsc) sent = this.#spsc.trySendMany(messages, n);
-    else {
+    {
       const words = this.messageWords;
       while (sent < n && this.#ring.trySend(messages.subarray(sent * words, (sent + 1) * words)))
         sent++;
@@ -247,6 +269,7 @@ export class SharedChannel {
     if (!this.#isConsumer) this.#becomeConsumer(out);
     const got = this.#receiveMany(out, n);
     if (got > 0) return got;
+    if (this.#spsc) return this.#spsc.drained() ? -1 : 0;
     const view = this.#view;
     // As in tryReceive: closed-and-drained needs CLOSED, then no send in progress, then empty.
     if (Atomics.load(view, L.CLOSED) === 0 || Atomics.load(view, L.SENDING) !== 0) return 0;
@@ -347,6 +370,7 @@ export class SharedChannel {
   close(): void {
     const view = this.#view;
     Atomics.store(view, L.CLOSED, 1);
+    if (this.#spsc) SpscRing.close(view);
     Atomics.add(view, L.NOT_EMPTY, 1);
     Atomics.notify(view, L.NOT_EMPTY);
     Atomics.add(view, L.NOT_FULL, 1);
