@@ -6,6 +6,10 @@
  *                               consumer receives three messages: all of them, whole, in order.
  * - channel/spsc-linearizable   trySend / tryReceive on a 2-slot SPSC ring must behave like a
  *                               bounded FIFO queue (linearizability check against fifoModel).
+ * - channel/spsc-close          a producer sends three messages while another thread closes the
+ *                               ring: every message a send reported as sent is received, whole,
+ *                               and the consumer then sees 'closed' (the spsc close is one CAS of
+ *                               the tail's closed bit against the producer's publishing CAS).
  * - channel/mpsc-linearizable   the same with two producers on an MPSC ring. Vyukov's ring is not
  *                               strictly linearizable: a tryReceive can report 'empty' while a
  *                               send that claimed an earlier slot has not published yet, even
@@ -115,8 +119,58 @@ const mpscLinearizable = defineLinearizabilityTest<State, readonly unknown[]>({
   ],
 });
 
+const spscClose = defineRaceTest<State>({
+  name: 'channel/spsc-close',
+  variant: 'correct',
+  description: 'three sends racing a close() from a third thread: no sent message is lost',
+  setup: spsc,
+  actors: [
+    (s) => {
+      const ch = SharedChannel.from(s.channel);
+      let sent = 0;
+      for (const m of [1, 2, 3]) {
+        let r = ch.trySend([m, m]);
+        while (r === 'full') r = ch.trySend([m, m]);
+        if (r === 'closed') break;
+        sent++;
+      }
+      return sent;
+    },
+    (s) => {
+      const ch = SharedChannel.from(s.channel);
+      const out = new Int32Array(2);
+      const got: number[] = [];
+      for (;;) {
+        const r = ch.tryReceive(out);
+        if (r === 'closed') return got;
+        if (r === 'received') got.push(out[0] === out[1] ? out[0]! : -1);
+      }
+    },
+    (s) => {
+      SharedChannel.from(s.channel).close();
+    },
+  ],
+  arbiter: (_s, ctx) => {
+    const [sent, got] = ctx.results as [number, number[]];
+    const expected = [1, 2, 3].slice(0, sent);
+    return JSON.stringify(got) === JSON.stringify(expected)
+      ? 'every sent message received'
+      : `sent ${sent}, received ${JSON.stringify(got)}`;
+  },
+  outcomes: [
+    // The id is the actors' results (sent count, received list), then the arbiter's verdict.
+    { id: /.*,every sent message received/, expect: 'acceptable' },
+    {
+      id: /.*/,
+      expect: 'forbidden',
+      desc: 'a sent message was lost or torn, or one never sent arrived',
+    },
+  ],
+});
+
 export default [
   handoff('correct', realChannel),
+  spscClose,
   handoff('channel-index-before-data', indexBeforeDataChannel),
   spscLinearizable,
   mpscLinearizable,
