@@ -50,11 +50,11 @@ export function logFileClashes(servers: readonly string[]): { path: string; reas
   for (const name of servers) {
     const file = logFileName(name);
     const other = taken.get(file);
-    if (other === undefined) taken.set(file, `server ${JSON.stringify(name)}`);
+    if (other === undefined) taken.set(file, `server ${JSON.stringify(name)}'s`);
     else
       problems.push({
         path: `servers.${name}`,
-        reason: `its log file ${file} would be the same as ${other}'s: rename it (logs.dir)`,
+        reason: `its log file ${file} would also be ${other}: rename it`,
       });
   }
   return problems;

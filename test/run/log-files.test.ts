@@ -154,7 +154,7 @@ describe('LogFile', () => {
     expect(logFileClashes(['a/b', 'a_b', 'atomvisor', 'ok'])).toEqual([
       {
         path: 'servers.a_b',
-        reason: expect.stringMatching(/a_b\.log would be the same as server "a\/b"/),
+        reason: expect.stringMatching(/a_b\.log would also be server "a\/b"'s/),
       },
       { path: 'servers.atomvisor', reason: expect.stringMatching(/atomvisor's own event log/) },
     ]);

@@ -10,6 +10,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/run/config.ts';
+import { diffConfig, sameValue } from '../../src/run/reload.ts';
 import { ECHO, isAlive, waitUntil } from '../helpers/processes.ts';
 import { CLI, get, jsonEvents, killAll, type RunHandle, spawnedPids, start } from './helpers.ts';
 
@@ -151,20 +153,22 @@ describe('config reload', () => {
     await nth(run, 'config-reloaded', 1);
     expect((await rows(oldUrl)).map((r) => r.pid)).toEqual([a?.pid]);
 
-    // Written in place, as an editor does: a second server, and the endpoint on another port.
-    const port = Number(new URL(oldUrl).port) + 1;
+    // Written in place, as an editor does: a second server, and log files from now on.
+    const logs = { dir: join(dir, 'watch-logs'), maxBytes: 4096, keep: 1 };
     writeFileSync(
       file,
-      JSON.stringify({ ...base, servers: { a: echo(), z: echo() }, http: { port: 0 } }),
+      JSON.stringify({ ...base, servers: { a: echo(), z: echo() }, http: { port: 0 }, logs }),
     );
     const second = await nth(run, 'config-reload', 2);
-    expect(second).toMatchObject({ reason: 'file changed', added: ['z'], unchanged: ['a'] });
+    expect(second).toMatchObject({ reason: 'file changed', added: ['z'], unchanged: ['a'], logs });
     await nth(run, 'config-reloaded', 2);
     expect((await rows(oldUrl)).map((r) => r.name).sort()).toEqual(['a', 'z']);
 
+    // The endpoint on another port.
+    const port = Number(new URL(oldUrl).port) + 1;
     writeFileSync(
       file,
-      JSON.stringify({ ...base, servers: { a: echo(), z: echo() }, http: { port } }),
+      JSON.stringify({ ...base, servers: { a: echo(), z: echo() }, http: { port }, logs }),
     );
     const third = await nth(run, 'config-reload', 3);
     expect(third.http).toEqual({ host: '127.0.0.1', port });
@@ -183,5 +187,66 @@ describe('config reload', () => {
 
     run.child.kill('SIGTERM');
     expect(await run.exited).toEqual({ code: 0, signal: null });
+    // Both servers' last words (at stdin EOF) went to their files; the events after the second
+    // reload to atomvisor.log.
+    for (const name of ['a', 'z'])
+      expect(readFileSync(join(logs.dir, `${name}.log`), 'utf8')).toMatch(
+        /^\S+Z #0 pid=\d+ stderr: \[\d+\] stdin closed; exiting$/m,
+      );
+    const own = readFileSync(join(logs.dir, 'atomvisor.log'), 'utf8');
+    expect(own).toMatch(/"event":"config-reload".*"reason":"file changed"/);
+    expect(own.trimEnd().split('\n').at(-1)).toMatch(/"event":"closed"/);
   }, 90_000);
+});
+
+describe('diffConfig', () => {
+  const config = (input: object) => parseConfig(input, '/srv/app/atomvisor.config.json');
+
+  it('sorts servers into added, removed, changed (spec), scaled and unchanged', () => {
+    const running = config({
+      servers: {
+        same: { command: 'node', args: ['a.mjs'], env: { A: '1', B: '2' } },
+        moved: { command: 'node', args: ['b.mjs'] },
+        more: { command: 'node' },
+        both: { command: 'node', replicas: 3 },
+        gone: { command: 'node' },
+      },
+      restart: { maxRestarts: 3 },
+    });
+    const next = config({
+      servers: {
+        // Key order and an explicit replicas: 1 change nothing.
+        same: { env: { B: '2', A: '1' }, args: ['a.mjs'], command: 'node', replicas: 1 },
+        moved: { command: 'node', args: ['b.mjs', '--flag'] },
+        more: { command: 'node', replicas: 2 },
+        both: { command: 'node', cwd: 'sub', replicas: 1 },
+        fresh: { command: 'node' },
+      },
+      restart: { maxRestarts: 4 },
+    });
+    expect(diffConfig(running, next)).toEqual({
+      added: ['fresh'],
+      removed: ['gone'],
+      changed: ['moved', 'both'],
+      scaled: [
+        { key: 'more', from: 1, to: 2 },
+        { key: 'both', from: 3, to: 1 },
+      ],
+      unchanged: ['same'],
+      restartNeeded: ['restart'],
+    });
+    expect(diffConfig(running, running)).toMatchObject({
+      changed: [],
+      scaled: [],
+      restartNeeded: [],
+    });
+  });
+
+  it('compares functions (a .js config imported anew) by their source', () => {
+    expect(sameValue({ f: () => 1 }, { f: () => 1 })).toBe(true);
+    expect(sameValue({ f: () => 1 }, { f: () => 2 })).toBe(false);
+    expect(sameValue({ a: undefined, b: 1 }, { b: 1 })).toBe(true);
+    expect(sameValue([1, 2], { 0: 1, 1: 2 })).toBe(false);
+    expect(sameValue(null, {})).toBe(false);
+  });
 });
