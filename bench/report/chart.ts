@@ -8,7 +8,8 @@
  *   of at least 1% of the plot width (linear: by the two-decade rule; log: the axis starts at
  *   least a tenth of a decade below the smallest median), so no design shrinks to a sliver.
  * - A median of zero (or below) cannot sit on a log axis and is an honest "nothing": it is drawn
- *   as a thin stub at the axis origin labelled 0, never as a scaled bar.
+ *   as a thin stub at the axis origin labelled 0, never as a scaled bar (its CI whisker, if the
+ *   samples were not all 0, is drawn as usual).
  * - A design has one colour in every chart of a report (`designColours`), and bars carry their
  *   design and value as data attributes so a browser test can measure them.
  * - Pure functions of their input; no scripts, fonts or links in the SVG (the page stays
@@ -271,7 +272,8 @@ export function svgChart(
       const colour = colours.get(b.design) ?? (PALETTE[0] as string);
       const zero = !(b.median > 0);
       const w = zero ? ZERO_STUB : Math.max(0, scale.at(b.median) * plotWidth);
-      const lo = scale.at(b.ciLow);
+      // A CI reaching 0 (or below) starts at the axis origin, also on a log axis.
+      const lo = finite(b.ciLow) && b.ciLow <= 0 ? 0 : scale.at(b.ciLow);
       const hi = scale.at(b.ciHigh);
       const value = barValue(b.median, b.unit);
       const tip = `${b.label}: ${value}${finite(b.ciLow) && finite(b.ciHigh) ? ` [95% CI ${barValue(b.ciLow, b.unit)} – ${barValue(b.ciHigh, b.unit)}]` : ''}`;
@@ -282,7 +284,7 @@ export function svgChart(
         `<rect class="b" x="${x0}" y="${(mid - BAR / 2).toFixed(1)}" width="${w.toFixed(1)}" height="${BAR}" fill="${colour}"${b.muted ? ' fill-opacity="0.45"' : ''}/>`,
       ];
       let end = x0 + w;
-      if (!zero && finite(lo) && finite(hi) && hi > lo) {
+      if (finite(lo) && finite(hi) && hi > lo) {
         const [l, h] = [px(lo).toFixed(1), px(hi).toFixed(1)];
         g.push(
           `<path class="ci" d="M${l} ${mid}H${h}M${l} ${mid - 4}V${mid + 4}M${h} ${mid - 4}V${mid + 4}"/>`,

@@ -229,10 +229,17 @@ async function main(argv: string[]): Promise<number> {
     chromium: found.path,
     ...(screenshot ? { screenshot } : {}),
   });
-  const bars = r.charts.flatMap((c) => c.bars);
-  const narrowest = bars.reduce((a, b) => (b.width < a.width ? b : a), bars[0] as RenderedBar);
+  const bars = r.charts.flatMap((c) => c.bars.map((b) => ({ ...b, chart: c.title })));
+  const zeros = bars.filter((b) => b.zero);
+  const narrowest = bars
+    .filter((b) => !b.zero)
+    .reduce((a, b) => (b.width < a.width ? b : a), {
+      width: Number.POSITIVE_INFINITY,
+      label: '',
+      chart: '',
+    });
   console.log(
-    `${r.charts.length} charts (${r.charts.filter((c) => c.scale === 'log').length} log), ${bars.length} bars, narrowest ${narrowest?.width.toFixed(1)} px (${narrowest?.label}); verdict table ends at ${r.verdictsBottom.toFixed(0)} of ${r.viewport.height} px; ${r.verdictCells.length} verdicts; ${r.scripts} scripts; ${r.requests.length} request(s)`,
+    `${r.charts.length} charts (${r.charts.filter((c) => c.scale === 'log').length} log), ${bars.length} bars (${zeros.length} zeros drawn as ${zeros.map((b) => b.width.toFixed(1)).join('/') || '-'} px stubs); narrowest non-zero bar ${narrowest.width.toFixed(1)} px (${narrowest.label} in "${narrowest.chart}"); verdict table ends at ${r.verdictsBottom.toFixed(0)} of ${r.viewport.height} px; ${r.verdictCells.length} verdicts; ${r.scripts} scripts; ${r.requests.length} request(s)`,
   );
   const found2 = problems(r);
   for (const p of found2) console.log(`problem: ${p}`);
