@@ -2,11 +2,12 @@
  * Bar charts for the reports, as inline SVG (report.html) and as text bars (report.md).
  *
  * Invariants:
- * - The axis is logarithmic, with a gridline and a label at every decade, whenever the chart's
- *   values span more than two decades (largest median or upper CI bound over the smallest
- *   positive median > 100); linear from 0 otherwise. Both end at the largest value. Either way every positive median gets a bar
- *   of at least 1% of the plot width (linear: by the two-decade rule; log: the axis starts at
- *   least a tenth of a decade below the smallest median), so no design shrinks to a sliver.
+ * - The axis is logarithmic, with a gridline at every decade (labelled, or every other one where
+ *   they would crowd), whenever the chart's values span more than two decades (largest median or
+ *   upper CI bound over the smallest positive median > 100); linear from 0 otherwise. Both end at
+ *   the largest value. Either way every positive median gets a bar of at least 1% of the plot
+ *   width (linear: by the two-decade rule; log: the axis starts far enough below the smallest
+ *   median, at least a tenth of a decade), so no design shrinks to a sliver.
  * - A median of zero (or below) cannot sit on a log axis and is an honest "nothing": it is drawn
  *   as a thin stub at the axis origin labelled 0, never as a scaled bar (its CI whisker, if the
  *   samples were not all 0, is drawn as usual).
@@ -127,13 +128,16 @@ export function chooseScale(
   const smallest = medians.length ? Math.min(...medians) : top;
   if (medians.length && top / smallest > 100) {
     const decade = (v: number) => Math.floor(Math.log10(v));
-    // Start one decade below the smallest median's, or lower to show its CI, but never more
-    // than one decade lower than that (a near-zero CI bound would squash every bar).
+    // Start at the smallest median's decade, lower to show a CI below it but by one decade at
+    // most (a near-zero CI bound would squash every bar); then lower still until the smallest
+    // bar is at least a tenth of a decade and 1% of the axis long.
     const lows = bars.map((b) => b.ciLow).filter((v) => finite(v) && v > 0);
     let loExp = Math.max(Math.min(decade(smallest), ...lows.map(decade)), decade(smallest) - 1);
-    if (Math.log10(smallest) - loExp < 0.1) loExp -= 1;
+    const topLog = Math.log10(top);
+    const room = () => Math.log10(smallest) - loExp;
+    while (room() < 0.1 || room() < 0.01 * (Math.max(topLog, loExp + 1) - loExp)) loExp -= 1;
     // The axis ends at the largest value (not the next decade), so the longest bar fills it.
-    const hiLog = Math.max(Math.log10(top), loExp + 1);
+    const hiLog = Math.max(topLog, loExp + 1);
     const span = hiLog - loExp;
     const ticks: number[] = [];
     for (let e = loExp; e <= hiLog + 1e-9; e++) ticks.push(10 ** e);

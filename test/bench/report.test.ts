@@ -44,11 +44,19 @@ describe('axis rule', () => {
   });
 
   it('gives every positive median at least 1% of the plot, whatever the span', () => {
-    // Deterministic sweep: spans from 1× to 10^12×, smallest value on and off a decade.
+    // Deterministic sweep: spans from 1× to 10^12×, the smallest value on, just above and off a
+    // decade, with and without a CI.
     for (let decades = 0; decades <= 12; decades += 0.25) {
-      for (const smallest of [1, 3.7, 1000, 0.02]) {
+      for (const [smallest, spread] of [
+        [1, 0.1],
+        [1.01, 0],
+        [1.3, 0.1],
+        [3.7, 0],
+        [1000, 0.1],
+        [0.02, 0],
+      ] as const) {
         const values = [smallest, smallest * 10 ** (decades / 2), smallest * 10 ** decades];
-        const s = chooseScale(values.map((v) => point(v, 0.1)));
+        const s = chooseScale(values.map((v) => point(v, spread)));
         for (const v of values) {
           expect(s.at(v), `${s.kind} ${values.join(',')}`).toBeGreaterThanOrEqual(0.01 - 1e-12);
         }
