@@ -7,7 +7,13 @@ import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createProgress } from './progress.ts';
-import { comparisonTable, resultsJson, targetsTable, writeReports } from './report/index.ts';
+import {
+  comparisonTable,
+  resultsJson,
+  summaryText,
+  targetsTable,
+  writeReports,
+} from './report/index.ts';
 import { runBench } from './runner.ts';
 import type { Profile } from './suite.ts';
 import { isKnownSuite, SUITE_NAMES } from './suites/index.ts';
@@ -128,7 +134,10 @@ export async function main(argv: string[]): Promise<number> {
     suites: cli.suites,
     progress: createProgress(),
   });
-  console.log(`\n${comparisonTable(result)}\n\nTargets\n${targetsTable(result)}\n`);
+  const summary = summaryText(result);
+  console.log(
+    `\n${comparisonTable(result)}\n\n${summary ? `${summary}\n\n` : ''}Targets\n${targetsTable(result)}\n`,
+  );
   for (const w of result.environment.warnings) console.log(`warning: ${w}`);
   for (const s of result.suites.filter((x) => x.status !== 'ran')) {
     console.log(`suite ${s.name}: ${s.reason}`);

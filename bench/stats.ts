@@ -52,8 +52,18 @@ export function formatValue(value: number, unit: string): string {
   if (unit === 'ms') return formatNs(value * 1e6);
   if (unit.endsWith('/s')) return `${formatRate(value).replace(/ ?\/s$/, '')} ${unit}`;
   if (unit === 'ratio' || unit === '×') return `${value.toFixed(2)}×`;
+  if (unit === 'bytes') return formatBytes(value);
   const digits = Math.abs(value) >= 100 || Number.isInteger(value) ? 0 : 2;
   return `${value.toFixed(digits)} ${unit}`;
+}
+
+/** Bytes in binary units: "512 B", "64.0 KiB", "95.4 MiB", "1.20 GiB". */
+export function formatBytes(bytes: number): string {
+  const a = Math.abs(bytes);
+  if (a >= 2 ** 30) return `${(bytes / 2 ** 30).toFixed(2)} GiB`;
+  if (a >= 2 ** 20) return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+  if (a >= 2 ** 10) return `${(bytes / 2 ** 10).toFixed(1)} KiB`;
+  return `${bytes.toFixed(0)} B`;
 }
 
 /** A CI bound next to its median: the number without a repeated rate unit ("12.0 M", "3.1 µs"). */

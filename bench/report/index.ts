@@ -5,7 +5,7 @@ import type { RunResult } from '../runner.ts';
 import { htmlReport } from './html.ts';
 import { markdownReport } from './markdown.ts';
 
-export { comparisonTable, targetsTable } from './text.ts';
+export { comparisonTable, summaryText, targetsTable } from './text.ts';
 
 /**
  * JSON with non-finite numbers (NaN medians of cases that did not run) kept readable as null.

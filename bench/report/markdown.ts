@@ -1,11 +1,23 @@
 /**
- * report.md: environment, targets (met / missed / not run, with why), one table per group with
- * medians and their 95% CI, failures and suites that were not available.
+ * report.md: environment, the summary (the winner per workload × threads, the five failures as
+ * text bars, the request path when it ran), warnings, targets (met / missed / not run; the notes
+ * folded in a <details> block), suites not available, failed cases, and one table per group with
+ * medians and their 95% CI.
  */
 
 import { formatDuration } from '../progress.ts';
 import type { RunResult } from '../runner.ts';
+import { formatValue } from '../stats.ts';
+import { textChart } from './chart.ts';
 import { groupMeasurements, groupTitle, measurementWarnings } from './groups.ts';
+import {
+  againstText,
+  failureFigures,
+  requestPathComparison,
+  targetCounts,
+  verdicts,
+  verdictText,
+} from './summary.ts';
 import { groupRows, verdict } from './text.ts';
 
 const cellText = (s: string) => s.replaceAll('|', '\\|');
@@ -30,32 +42,112 @@ export function environmentLines(result: RunResult): string[] {
   ];
 }
 
+/** The summary: verdicts, the five failures as text bars, the request path (when it ran). */
+export function markdownSummary(result: RunResult): string[] {
+  const out: string[] = ['## Summary', '', '### Which design wins', ''];
+  const { rows, threads } = verdicts(result.measurements);
+  if (rows.length) {
+    out.push(
+      'The headline figure of each comparison, per workload and thread count: the winning design and its margin over the runner-up, or "no clear difference" when their 95% confidence intervals overlap.',
+      '',
+      mdTable(
+        [
+          ['comparison', 'workload', ...threads.map((t) => `${t} thread${t === 1 ? '' : 's'}`)],
+          ...rows.map((r) => [
+            `${r.suite}: ${r.metric} (${r.better} is better)`,
+            r.workload,
+            ...threads.map((t) => {
+              const v = r.cells.get(t);
+              if (!v) return '—';
+              const { winner, text, clear } = verdictText(v);
+              return clear
+                ? `**${winner}** ${text} (${formatValue(v.winner.median, v.winner.unit)})`
+                : text;
+            }),
+          ]),
+        ],
+        2 + threads.length,
+      ),
+    );
+  } else {
+    out.push('No suite comparing designs ran (shared-state, channel or pool): no verdicts.');
+  }
+  out.push('', '### The five failures: the naive design beside atomvisor', '');
+  const figures = failureFigures(result.measurements);
+  if (!figures.length) out.push('The scenarios suite did not run: no F1–F5 figures.', '');
+  for (const f of figures) {
+    out.push(`**${f.title}**: ${f.caption}`, '', '```text');
+    out.push(f.charts.map((c) => `${c.title}, ${c.unit}\n${textChart(c)}`).join('\n\n'));
+    out.push('```', '');
+  }
+  const rp = requestPathComparison(result.measurements);
+  if (rp) {
+    const designs = [...rp.baselines, ...rp.ours];
+    out.push(
+      '### Request path: atomvisor against the direct client and the MCP SDK',
+      '',
+      `Medians; after each atomvisor figure its ratio to ${rp.baselines.join(' and ') || 'the baselines'} (> 1× = better, ≈ = the 95% CIs overlap).`,
+      '',
+      mdTable(
+        [
+          ['workload', 'metric', ...designs],
+          ...rp.rows.map((r) => [
+            r.workload,
+            `${r.metric} (${r.better} is better)`,
+            ...designs.map((d) => {
+              const m = r.cells.get(d);
+              if (!m) return '—';
+              const vs = rp.ours.includes(d)
+                ? rp.baselines
+                    .map((b) => againstText(m, r.cells.get(b)))
+                    .filter(Boolean)
+                    .join(', ')
+                : '';
+              return `${formatValue(m.median, m.unit)}${vs ? ` (${vs})` : ''}`;
+            }),
+          ]),
+        ],
+        2 + designs.length,
+      ),
+      '',
+    );
+  }
+  return out;
+}
+
 export function markdownReport(result: RunResult): string {
   const out: string[] = ['# atomvisor benchmark report', ''];
   out.push(...environmentLines(result).map((l) => `- ${l}`), '');
+  out.push(...markdownSummary(result), '');
   const warnings = [...result.environment.warnings, ...measurementWarnings(result.measurements)];
   if (warnings.length) {
     out.push('**Saturation and noise warnings**', '', ...warnings.map((w) => `- ${w}`), '');
   }
-  out.push('## Targets', '');
   if (result.targets.length) {
     out.push(
+      `## Targets: ${targetCounts(result.targets)}`,
+      '',
       mdTable(
         [
-          ['suite', 'target', 'measured', 'result', 'note'],
-          ...result.targets.map((t) => [
-            t.suite,
-            t.description,
-            t.shown,
-            verdict(t.met),
-            t.note ?? '',
-          ]),
+          ['result', 'suite', 'target', 'measured'],
+          ...result.targets.map((t) => [verdict(t.met), t.suite, t.description, t.shown]),
         ],
-        5,
+        4,
       ),
     );
+    const notes = result.targets.filter((t) => t.note?.trim());
+    if (notes.length) {
+      out.push(
+        '',
+        `<details><summary>Notes on ${notes.length} target${notes.length === 1 ? '' : 's'}</summary>`,
+        '',
+        ...notes.map((t) => `- **${t.suite} / ${t.description}**: ${t.note?.trim()}`),
+        '',
+        '</details>',
+      );
+    }
   } else {
-    out.push('No targets were judged (no suite with targets ran).');
+    out.push('## Targets', '', 'No targets were judged (no suite with targets ran).');
   }
   out.push('');
   const missing = result.suites.filter((s) => s.status !== 'ran');

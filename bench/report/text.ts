@@ -1,11 +1,12 @@
 /**
- * The comparison table and the targets table printed at the end of a run (plain text, fixed
- * width). Rows: thread counts (or designs, when a group has only one thread count); columns:
+ * What a run prints at its end (plain text, fixed width): the comparison tables, the summary
+ * (verdicts and the five failures in one line each) and the targets table. Rows: thread counts (or designs, when a group has only one thread count); columns:
  * designs side by side with their ratio against the group's first design.
  */
 import type { RunResult } from '../runner.ts';
 import { formatBound, formatValue } from '../stats.ts';
 import { formatRatio, type Group, groupMeasurements, groupTitle } from './groups.ts';
+import { failureFigures, verdicts, verdictText } from './summary.ts';
 
 /** Fixed-width columns; the first `leftColumns` are left-aligned (text), the rest right (numbers). */
 function pad(rows: string[][], leftColumns = 1): string {
@@ -59,6 +60,35 @@ export function comparisonTable(result: RunResult): string {
   const parts: string[] = [];
   for (const g of groupMeasurements(result.measurements)) {
     parts.push(`${groupTitle(g)}\n${indent(pad(groupRows(g, false)))}`);
+  }
+  return parts.join('\n\n');
+}
+
+/** The verdicts (winner per workload × threads) and one line per failure F1–F5, for the terminal. */
+export function summaryText(result: RunResult): string {
+  const { rows, threads } = verdicts(result.measurements);
+  const parts: string[] = [];
+  if (rows.length) {
+    // One line per (comparison, thread count): a terminal is narrower than a table of them.
+    const lines = rows.flatMap((r) =>
+      threads.flatMap((t) => {
+        const v = r.cells.get(t);
+        if (!v) return [];
+        const { winner, text, clear } = verdictText(v);
+        return [
+          [`${r.suite}: ${r.metric}, ${r.workload}`, `T=${t}`, clear ? `${winner}, ${text}` : text],
+        ];
+      }),
+    );
+    parts.push(
+      `Which design wins (margin over the runner-up; "no clear difference" = the 95% CIs overlap)\n${indent(pad(lines, 3))}`,
+    );
+  }
+  const figures = failureFigures(result.measurements);
+  if (figures.length) {
+    parts.push(
+      `The five failures, naive vs atomvisor\n${figures.map((f) => `  ${f.title}\n    ${f.caption}`).join('\n')}`,
+    );
   }
   return parts.join('\n\n');
 }
