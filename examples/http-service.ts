@@ -2,19 +2,21 @@
  * Example: a `node:http` service that embeds the coordinator in front of a pool of stdio JSON-RPC
  * servers (three replicas of examples/servers/text-server.mjs).
  *
- *   npx tsx examples/http-service.ts            # PORT=8080 to choose the port (default: any free)
+ *   npm install atomvisor tsx
+ *   cp -r node_modules/atomvisor/examples . && npx tsx examples/http-service.ts   # PORT=8080 to pick
  *   curl -s localhost:PORT/upper -d '{"text":"hello"}'
  *   curl -s localhost:PORT/session -d '{"key":"a","value":1}'   # two calls on one process
  *   curl -s localhost:PORT/readyz
  *   curl -s localhost:PORT/metrics                              # Prometheus
  *
- * In your own service, import from 'atomvisor' and 'atomvisor/metrics' instead of '../src/…'.
+ * It imports the package as your service would ('atomvisor', 'atomvisor/metrics'); a test runs
+ * it from the packed tarball (test/package/examples.test.ts).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { createCoordinator } from '../src/index.ts';
-import { createMetrics } from '../src/run/metrics.ts';
+import { createCoordinator } from 'atomvisor';
+import { createMetrics } from 'atomvisor/metrics';
 
 const server = (name: string) => fileURLToPath(new URL(`./servers/${name}`, import.meta.url));
 

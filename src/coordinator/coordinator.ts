@@ -53,7 +53,7 @@ import { Lease, type LeaseBackend } from './lease.ts';
 import { type CoordinatorOptions, type ResolvedOptions, resolveOptions } from './options.ts';
 import { type ReloadReport, rollReplicas } from './reload.ts';
 import { noProtocol, type RequestOptions, Router } from './routing.ts';
-import { type ConnectionSpec, resolveSpec } from './spec.ts';
+import { type ConnectionSpec, type ResolvedSpec, resolveSpec } from './spec.ts';
 import { Supervisor, type SupervisorContext } from './supervisor.ts';
 
 export type { RequestOptions };
@@ -133,6 +133,8 @@ export interface CoordinatorStats {
 
 interface Entry {
   key: string;
+  /** The spec new replicas start from: register's, or the last reload({ spec })'s. */
+  spec: ResolvedSpec;
   replicas: Supervisor[];
   /**
    * Callers waiting for a usable replica, in arrival order (a Set keeps insertion order): the
@@ -315,6 +317,7 @@ export class Coordinator extends EventEmitter {
     this.#checkOpen();
     const entry: Entry = {
       key,
+      spec: resolved,
       replicas: [],
       waiters: new Set(),
       queued: { lease: 0, request: 0 },
@@ -370,22 +373,81 @@ export class Coordinator extends EventEmitter {
    * only once the new process serves (ready, readiness passing; up to `readyTimeoutMs`, default
    * options.startTimeoutMs). Stops at the first replica that does not come back, leaving the rest
    * on their old processes: see ReloadReport.stopped. src/coordinator/reload.ts has the rules.
+   *
+   * With `spec`, each replica starts afresh from that spec instead (a changed command, args, env,
+   * probes...), and so do replicas added later by scale(); replicas with no process take it for
+   * their next start. A rollout that stopped early leaves the replicas after it on the old spec.
    */
   async reload(
     key: string,
-    options: { timeoutMs?: number; readyTimeoutMs?: number } = {},
+    options: { timeoutMs?: number; readyTimeoutMs?: number; spec?: ConnectionSpec } = {},
   ): Promise<ReloadReport> {
     this.#checkOpen();
     const entry = this.#entry(key);
     const drainMs = checkTimeout(options.timeoutMs, 'options.timeoutMs') ?? 10_000;
     const readyTimeoutMs =
       checkTimeout(options.readyTimeoutMs, 'options.readyTimeoutMs') ?? this.options.startTimeoutMs;
-    return rollReplicas(key, [...entry.replicas], {
+    const spec = options.spec === undefined ? undefined : resolveSpec(options.spec, 'options.spec');
+    if (spec !== undefined) entry.spec = spec;
+    const report = await rollReplicas(key, [...entry.replicas], {
       table: this.#table,
       cancelled: (s) => this.#closing !== undefined || s.removed || entry.removing,
       drainMs,
       readyTimeoutMs,
+      ...(spec === undefined ? {} : { prepare: (s: Supervisor) => s.useSpec(spec) }),
     });
+    if (spec !== undefined) void this.#probes.refresh().catch(() => {});
+    return report;
+  }
+
+  /**
+   * Change how many replicas `key` has (1..1024). New replicas start from the key's spec and are
+   * added after the others; it resolves once each has passed its start handshake or failed it (a
+   * failed one then restarts with backoff, as after a crash). Fewer: the last replicas are stopped
+   * the way unregister() stops them (drained up to `timeoutMs`, default 10 s) and their slots
+   * freed; the others are not touched.
+   */
+  async scale(key: string, replicas: number, options: { timeoutMs?: number } = {}): Promise<void> {
+    this.#checkOpen();
+    const entry = this.#entry(key);
+    if (
+      typeof replicas !== 'number' ||
+      !Number.isInteger(replicas) ||
+      replicas < 1 ||
+      replicas > 1024
+    )
+      throw new InvalidArgumentError(
+        'replicas',
+        `expected an integer 1..1024, got ${describe(replicas)}`,
+      );
+    const target = replicas;
+    const drainMs = checkTimeout(options.timeoutMs, 'options.timeoutMs') ?? 10_000;
+    if (target < entry.replicas.length) {
+      const gone = entry.replicas.slice(target);
+      await Promise.all(gone.map((s) => s.stop({ drainMs, remove: true })));
+      entry.replicas = entry.replicas.filter((s) => !gone.includes(s));
+      for (const s of gone) {
+        this.#bySlot.delete(s.slot);
+        this.#leases.delete(s.slot);
+        this.#probes.forget(s.slot);
+      }
+      void this.#probes.refresh().catch(() => {});
+      return;
+    }
+    const added: Supervisor[] = [];
+    while (entry.replicas.length < target) {
+      const claimed = this.#table.claim();
+      if (claimed === undefined)
+        throw new InvalidArgumentError(
+          'replicas',
+          `the slot table is full (capacity ${this.options.capacity})`,
+        );
+      const supervisor = new Supervisor(this.#ctx, key, claimed.slot, entry.spec);
+      entry.replicas.push(supervisor);
+      this.#bySlot.set(claimed.slot, supervisor);
+      added.push(supervisor);
+    }
+    await Promise.all([...added.map((s) => s.start()), this.#probes.refresh().catch(() => {})]);
   }
 
   /**

@@ -30,6 +30,8 @@ export interface RolloutContext {
   cancelled(s: Supervisor): boolean;
   drainMs: number;
   readyTimeoutMs: number;
+  /** Called for each replica before it is restarted or skipped (a reload with a new spec). */
+  prepare?(s: Supervisor): void;
 }
 
 const POLL_MS = 20;
@@ -45,6 +47,7 @@ export async function rollReplicas(
       report.stopped = { replica, slot: s.slot, reason: 'the coordinator is closing' };
       return report;
     }
+    ctx.prepare?.(s);
     const status = s.status;
     if (status !== 'ready' && status !== 'leased' && status !== 'starting') {
       report.skipped.push({ replica, slot: s.slot, status });

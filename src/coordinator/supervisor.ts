@@ -37,7 +37,8 @@ const LIVE: readonly StatusName[] = ['starting', 'ready', 'leased', 'draining'];
 export class Supervisor {
   readonly key: string;
   readonly slot: number;
-  readonly spec: ResolvedSpec;
+  /** What the next start runs; a reload with a new spec swaps it (useSpec) before the restart. */
+  spec: ResolvedSpec;
   generation = 0;
   pid = 0;
   /** What the start handshake returned (e.g. MCP initialize's result). */
@@ -200,6 +201,11 @@ export class Supervisor {
       )
       .catch(() => {});
     return true;
+  }
+
+  /** Start from `spec` from the next start on (a reload with a changed spec). */
+  useSpec(spec: ResolvedSpec): void {
+    this.spec = spec;
   }
 
   /** Forget the restart history (a manual restart of a failed connection). */

@@ -2,24 +2,53 @@
  * `atomvisor run [CONFIG]`: supervise the servers a config file names, pm2 style, with the
  * embedding's own coordinator. The order matters:
  *   1. the whole config is checked before anything starts (a broken one starts nothing);
- *   2. signal handlers and the HTTP endpoint come up before the servers, so /readyz says 503
- *      while they start and a signal during the start still closes cleanly;
+ *   2. the log directory, signal handlers, the parent watch and the HTTP endpoint come up before
+ *      the servers, so /readyz says 503 while they start and a signal (or the launcher going away)
+ *      during the start still closes cleanly;
  *   3. servers register concurrently; if one cannot start, everything is closed again (exit 1);
- *   4. on SIGINT/SIGTERM: graceful close within the deadline, then SIGKILL every process group
- *      left; a second signal does that at once.
+ *   4. on SIGINT/SIGTERM, or when the process that started it goes away (unless detached):
+ *      graceful close within the deadline, then SIGKILL every process group left; a second
+ *      signal does that at once;
+ *   5. on SIGHUP (or a change of the file with --watch): the config is read again and only what
+ *      changed is applied (reload.ts); a broken file is refused and the running config stays.
+ *      Reloads run one at a time; one asked for meanwhile runs after (reading the file then).
  */
+
+import { type FSWatcher, watch } from 'node:fs';
+import { access, constants, mkdir } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Coordinator } from '../coordinator/coordinator.ts';
 import { createCoordinator } from '../coordinator/coordinator.ts';
-import { AtomvisorError, ConfigError, InvalidArgumentError } from '../errors.ts';
+import { ConfigError, InvalidArgumentError } from '../errors.ts';
 import { signalGroup } from '../io/process-group.ts';
 import { DEFAULT_CONFIG, loadConfig, type RunConfig } from './config.ts';
 import { type StatusEndpoint, startEndpoint } from './http.ts';
-import { forwardEvents, jsonReporter, type Reporter, textReporter } from './log.ts';
+import {
+  type Fields,
+  formatLine,
+  forwardEvents,
+  jsonReporter,
+  type Reporter,
+  textReporter,
+} from './log.ts';
+import {
+  DEFAULT_LOG_KEEP,
+  DEFAULT_LOG_MAX_BYTES,
+  type LogSettings,
+  logFileClashes,
+  RunLogs,
+} from './log-files.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
-import { onShutdownSignals, type ShutdownSignal, SIGNAL_EXIT_CODES } from './signals.ts';
+import { applyServers, describeError, diffConfig, pidsOf, sameValue } from './reload.ts';
+import {
+  onShutdownSignals,
+  type ShutdownSignal,
+  SIGNAL_EXIT_CODES,
+  watchParent,
+} from './signals.ts';
 import { RunStatus } from './status.ts';
-import { LiveView } from './view.ts';
+import { type HeaderFields, LiveView } from './view.ts';
 
 export const RUN_USAGE = `usage: atomvisor run [CONFIG] [options]
 
@@ -32,13 +61,19 @@ options:
   --http-port PORT         serve /healthz /readyz /status /metrics (0: any free port);
                            overrides the config's http.port
   --http-host HOST         the address to bind (default 127.0.0.1)
+  --log-dir DIR            each server's output to DIR/NAME.log, the events to DIR/atomvisor.log,
+                           rotated by size (overrides the config's logs.dir)
+  --watch                  reload the config when its file changes (as on SIGHUP)
+  --detach                 keep running when the process that started it goes away
+                           (default: shut down, as on SIGTERM)
   --shutdown-timeout MS    on SIGINT/SIGTERM, let in-flight work finish this long
                            (default: the config's shutdownTimeoutMs, else 10000)
   --check                  check the config and exit
   -h, --help               show this help
 
-signals: SIGINT/SIGTERM close gracefully (a second one forces it); SIGHUP restarts every server
-one replica at a time (with the live view on, it means the terminal hung up: close gracefully).
+signals: SIGINT/SIGTERM close gracefully (a second one forces it); SIGHUP reloads the config and
+applies what changed (with the live view on, it means the terminal hung up: close gracefully);
+SIGUSR2 restarts every server one replica at a time.
 
 exit status: 0 after a graceful shutdown; 1 when a server could not start or the shutdown
 deadline passed; 2 for a bad config or usage; 130/143 when a second SIGINT/SIGTERM forced it.`;
@@ -49,9 +84,15 @@ interface RunFlags {
   view: boolean;
   httpPort: number | undefined;
   httpHost: string | undefined;
+  logDir: string | undefined;
+  watch: boolean;
+  detach: boolean;
   shutdownTimeoutMs: number | undefined;
   check: boolean;
 }
+
+/** How long a config file must stay quiet before --watch reloads it (editors write in steps). */
+const WATCH_DEBOUNCE_MS = 300;
 
 function parseFlags(argv: string[]): RunFlags | 'help' {
   const { values, positionals } = parseArgs({
@@ -61,6 +102,9 @@ function parseFlags(argv: string[]): RunFlags | 'help' {
       'no-view': { type: 'boolean' },
       'http-port': { type: 'string' },
       'http-host': { type: 'string' },
+      'log-dir': { type: 'string' },
+      watch: { type: 'boolean' },
+      detach: { type: 'boolean' },
       'shutdown-timeout': { type: 'string' },
       check: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -78,15 +122,47 @@ function parseFlags(argv: string[]): RunFlags | 'help' {
       throw new InvalidArgumentError(`--${flag}`, `expected an integer 0..${max}, got ${text}`);
     return n;
   };
+  if (values['log-dir'] === '')
+    throw new InvalidArgumentError('--log-dir', 'expected a directory, got ""');
   return {
     configFile: positionals[0] ?? DEFAULT_CONFIG,
     json: values.json ?? false,
     view: !(values['no-view'] ?? false),
     httpPort: int('http-port', values['http-port'], 65_535),
     httpHost: values['http-host'],
+    logDir: values['log-dir'] === undefined ? undefined : resolve(values['log-dir']),
+    watch: values.watch ?? false,
+    detach: values.detach ?? false,
     shutdownTimeoutMs: int('shutdown-timeout', values['shutdown-timeout'], 86_400_000),
     check: values.check ?? false,
   };
+}
+
+/** The log settings in effect: `--log-dir` over the config's `logs.dir`. */
+function logsOf(config: RunConfig, flags: RunFlags): LogSettings | undefined {
+  if (flags.logDir === undefined) return config.logs;
+  return {
+    dir: flags.logDir,
+    maxBytes: config.logs?.maxBytes ?? DEFAULT_LOG_MAX_BYTES,
+    keep: config.logs?.keep ?? DEFAULT_LOG_KEEP,
+  };
+}
+
+/** The endpoint settings in effect: the flags over the config's `http`. */
+function httpOf(config: RunConfig, flags: RunFlags): { host: string; port: number } | undefined {
+  if (flags.httpPort === undefined && flags.httpHost === undefined && config.http === undefined)
+    return undefined;
+  return {
+    host: flags.httpHost ?? config.http?.host ?? '127.0.0.1',
+    port: flags.httpPort ?? config.http?.port ?? 0,
+  };
+}
+
+/** With --log-dir, server names must still give distinct log files (the config checks its own). */
+function checkLogNames(config: RunConfig, flags: RunFlags): void {
+  if (flags.logDir === undefined || config.logs !== undefined) return;
+  const problems = logFileClashes(config.servers.map((s) => s.name));
+  if (problems.length > 0) throw new ConfigError(config.file, problems);
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -104,6 +180,7 @@ export async function main(argv: string[]): Promise<number> {
   let config: RunConfig;
   try {
     config = await loadConfig(flags.configFile);
+    checkLogNames(config, flags);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     console.error(error.message);
@@ -113,25 +190,32 @@ export async function main(argv: string[]): Promise<number> {
     console.log(`${config.file}: ok (${config.servers.length} servers)`);
     return 0;
   }
+  const logs = logsOf(config, flags);
+  if (logs !== undefined) {
+    try {
+      await mkdir(logs.dir, { recursive: true });
+      await access(logs.dir, constants.W_OK);
+    } catch (error) {
+      console.error(
+        `${config.file}: logs.dir: cannot write to ${logs.dir}: ${(error as Error).message}`,
+      );
+      return 1;
+    }
+  }
   return run(config, flags);
 }
 
-async function run(config: RunConfig, flags: RunFlags): Promise<number> {
-  const shutdownTimeoutMs = flags.shutdownTimeoutMs ?? config.shutdownTimeoutMs;
-  const http =
-    flags.httpPort !== undefined || flags.httpHost !== undefined || config.http !== undefined
-      ? {
-          host: flags.httpHost ?? config.http?.host ?? '127.0.0.1',
-          port: flags.httpPort ?? config.http?.port ?? 0,
-        }
-      : undefined;
+async function run(initial: RunConfig, flags: RunFlags): Promise<number> {
+  /** The config as it runs now: the file's at start, then each reload's (what was applied). */
+  let current = initial;
+  const config = initial;
 
-  // The view's MEM column, /status and /metrics show each server group's memory: measured unless
-  // the config says housekeeping.measureMemory: false.
   // Output that can no longer be written — a reader that went away (EPIPE), a terminal that hung
   // up (EIO) — must not crash the supervisor and leave its servers without it.
   const ignoreOutputError = () => {};
   process.stdout.on('error', ignoreOutputError);
+  // The view's MEM column, /status and /metrics show each server group's memory: measured unless
+  // the config says housekeeping.measureMemory: false.
   const coordinator = createCoordinator({
     ...config.coordinator,
     housekeeping: { measureMemory: true, ...config.coordinator.housekeeping },
@@ -140,15 +224,35 @@ async function run(config: RunConfig, flags: RunFlags): Promise<number> {
   let endpoint: StatusEndpoint | undefined;
   let metrics: Metrics | undefined;
 
-  // The reporter may change once: the live view hands over to log lines when it stops.
-  const logs: Reporter = flags.json ? jsonReporter(process.stdout) : textReporter(process.stdout);
+  // The reporter may change once: the live view hands over to log lines when it stops. Every
+  // event also goes to DIR/atomvisor.log when there are log files.
+  const lines: Reporter = flags.json ? jsonReporter(process.stdout) : textReporter(process.stdout);
   const view =
     !flags.json && flags.view && process.stdout.isTTY
-      ? new LiveView(process.stdout, status, () => header(config, status, endpoint))
+      ? new LiveView(process.stdout, status, () => header(current, status, endpoint))
       : undefined;
-  let active: Reporter = view ?? logs;
-  const reporter: Reporter = { event: (name, fields) => active.event(name, fields) };
-  const stopForwarding = forwardEvents(coordinator, reporter);
+  let active: Reporter = view ?? lines;
+  let logs: RunLogs | undefined;
+  const reporter: Reporter = {
+    event: (name, fields = {}) => {
+      active.event(name, fields);
+      logs?.event(
+        flags.json
+          ? JSON.stringify({ time: new Date().toISOString(), event: name, ...fields })
+          : formatLine(new Date(), name, fields),
+      );
+    },
+  };
+  const report = (name: string, fields?: Fields) => reporter.event(name, fields);
+  const openLogs = (settings: LogSettings | undefined) => {
+    logs = settings === undefined ? undefined : new RunLogs(coordinator, settings, report);
+    status.setLogStats(logs === undefined ? undefined : () => logs?.stats());
+  };
+  openLogs(logsOf(config, flags));
+  // A server's stderr goes to its log file when there is one, else to the event stream.
+  const stopForwarding = forwardEvents(coordinator, reporter, {
+    serverOutput: () => logs === undefined,
+  });
 
   // Every process group we may have to kill ourselves, from spawn to exit.
   const live = new Set<number>();
@@ -161,11 +265,14 @@ async function run(config: RunConfig, flags: RunFlags): Promise<number> {
   });
   let closing: Promise<void> | undefined;
   let forceTimer: NodeJS.Timeout | undefined;
+  let watcher: FSWatcher | undefined;
+  let watchTimer: NodeJS.Timeout | undefined;
+  let stopParentWatch = () => {};
 
   const leaveView = () => {
-    if (view === undefined || active === logs) return;
+    if (view === undefined || active === lines) return;
     view.stop();
-    active = logs;
+    active = lines;
   };
   const force = (reason: string, code: number) => {
     leaveView();
@@ -179,6 +286,10 @@ async function run(config: RunConfig, flags: RunFlags): Promise<number> {
     if (closing) return closing;
     status.markShuttingDown();
     leaveView();
+    stopParentWatch();
+    watcher?.close();
+    clearTimeout(watchTimer);
+    const shutdownTimeoutMs = flags.shutdownTimeoutMs ?? current.shutdownTimeoutMs;
     const opts = coordinator.options;
     // Drain, then the stop escalation (stdin → SIGTERM → SIGKILL), then a margin.
     const deadlineMs = shutdownTimeoutMs + opts.stop.stdinGraceMs + opts.stop.termGraceMs + 3_000;
@@ -193,31 +304,201 @@ async function run(config: RunConfig, flags: RunFlags): Promise<number> {
       stopForwarding();
       clearTimeout(forceTimer);
       reporter.event('closed', { ms: Math.round(performance.now() - started) });
+      const written = await logs?.close();
       settle(code);
+      // A log write stuck on a dead disk would keep the event loop alive: do not wait for it.
+      if (written === false) setImmediate(() => process.exit(code));
     })();
     return closing;
   };
-  // SIGHUP: a rolling restart of every server (gunicorn's HUP, pm2's reload), one at a time; while
-  // the live view owns the terminal it means the terminal hung up, so it closes gracefully.
-  let reloading: Promise<void> | undefined;
-  const hangup = () => {
-    if (view !== undefined && active === view) {
-      void shutdown('SIGHUP (terminal hung up)', 0);
-    } else if (closing !== undefined) {
-      // closing anyway
-    } else if (reloading !== undefined) {
-      reporter.event('reload-busy', {});
-    } else {
-      reloading = reloadAll(coordinator, reporter).finally(() => {
-        reloading = undefined;
-      });
+
+  // ---- reloads: one at a time, and only once the start is over ------------------------------
+  let startDone: () => void = () => {};
+  let tail: Promise<void> = new Promise<void>((resolve) => {
+    startDone = resolve;
+  });
+  let configReloadQueued = false;
+  let restartQueued = false;
+  const serially = (op: () => Promise<void>) => {
+    tail = tail
+      .then(() => (closing === undefined ? op() : undefined))
+      .catch((error: unknown) => reporter.event('error', { error: describeError(error) }));
+  };
+  const requestConfigReload = (reason: string) => {
+    if (closing !== undefined) return;
+    if (configReloadQueued) return; // the queued one will read the file as it is then
+    configReloadQueued = true;
+    serially(async () => {
+      configReloadQueued = false;
+      await reloadConfig(reason);
+    });
+  };
+  const reloadConfig = async (reason: string) => {
+    const started = performance.now();
+    const file = current.file;
+    let next: RunConfig;
+    try {
+      next = await loadConfig(file, undefined, { fresh: true });
+      checkLogNames(next, flags);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      // The same words as at start; nothing changes.
+      reporter.event('config-reload-failed', { file, reason, error: error.message });
+      return;
     }
+    const changes = diffConfig(current, next);
+    const httpBefore = httpOf(current, flags);
+    const httpAfter = httpOf(next, flags);
+    const logsBefore = logsOf(current, flags);
+    const logsAfter = logsOf(next, flags);
+    const httpChanged = !sameValue(httpBefore, httpAfter);
+    const logsChanged = !sameValue(logsBefore, logsAfter);
+    reporter.event('config-reload', {
+      file,
+      reason,
+      added: changes.added,
+      removed: changes.removed,
+      changed: changes.changed,
+      scaled: changes.scaled,
+      unchanged: changes.unchanged,
+      ...(httpChanged ? { http: httpAfter ?? 'off' } : {}),
+      ...(logsChanged ? { logs: logsAfter ?? 'off' } : {}),
+      ...(next.detach !== current.detach ? { detach: next.detach } : {}),
+      ...(next.shutdownTimeoutMs !== current.shutdownTimeoutMs
+        ? { shutdownTimeoutMs: next.shutdownTimeoutMs }
+        : {}),
+      // Coordinator options apply to a new coordinator only: restart atomvisor for these.
+      ...(changes.restartNeeded.length > 0 ? { restartNeeded: changes.restartNeeded } : {}),
+    });
+    // While it applies, show the new servers and the ones on their way out.
+    status.setServers([
+      ...next.servers,
+      ...current.servers.filter((s) => changes.removed.includes(s.name)),
+    ]);
+    if (logsChanged) {
+      if (logs !== undefined && logsAfter !== undefined) await logs.reconfigure(logsAfter);
+      else {
+        const old = logs;
+        openLogs(logsAfter);
+        await old?.close();
+      }
+    }
+    const applied = await applyServers(current, next, changes, {
+      coordinator,
+      drainMs: flags.shutdownTimeoutMs ?? next.shutdownTimeoutMs,
+      report,
+      removed: (key) => void logs?.forget(key),
+    });
+    const failed = [...applied.failed];
+    let http = next.http;
+    if (httpChanged) {
+      const error = await restartEndpoint(httpAfter);
+      if (error !== undefined) {
+        failed.push({ key: 'http', error });
+        http = current.http;
+      }
+    }
+    current = {
+      ...next,
+      servers: applied.servers,
+      http,
+      // What the running coordinator was made with (a changed option needs a restart).
+      coordinator: current.coordinator,
+    };
+    status.setServers(current.servers);
+    reporter.event('config-reloaded', {
+      file,
+      ms: Math.round(performance.now() - started),
+      ...(failed.length > 0 ? { failed } : {}),
+    });
+  };
+
+  /** Move the endpoint to `settings` (or stop it); on failure the old one stays. */
+  const restartEndpoint = async (
+    settings: { host: string; port: number } | undefined,
+  ): Promise<string | undefined> => {
+    const old = endpoint;
+    if (settings === undefined) {
+      endpoint = undefined;
+      await old?.close();
+      metrics?.close();
+      metrics = undefined;
+      reporter.event('http-closed', {});
+      return undefined;
+    }
+    metrics ??= createMetrics(coordinator, { status });
+    // The same port on another address may clash with the old listener: free it first then.
+    const samePort = old !== undefined && settings.port !== 0 && settings.port === old.address.port;
+    if (samePort) await old?.close();
+    try {
+      endpoint = await startEndpoint(settings, status, metrics);
+    } catch (error) {
+      reporter.event('http-failed', { ...settings, error: describeError(error) });
+      if (samePort && old !== undefined) {
+        // Put the old one back (best effort).
+        endpoint = await startEndpoint(
+          { host: old.address.address, port: old.address.port },
+          status,
+          metrics,
+        ).catch(() => undefined);
+      }
+      return describeError(error);
+    }
+    if (!samePort) await old?.close();
+    reporter.event('listening', {
+      url: endpoint.url,
+      host: endpoint.address.address,
+      port: endpoint.address.port,
+    });
+    return undefined;
+  };
+
+  // SIGHUP: reload the config (nginx, pm2's reload of an ecosystem file); while the live view
+  // owns the terminal it means the terminal hung up, so it closes gracefully.
+  const hangup = () => {
+    if (view !== undefined && active === view) void shutdown('SIGHUP (terminal hung up)', 0);
+    else requestConfigReload('SIGHUP');
+  };
+  // SIGUSR2: a rolling restart of every server (gunicorn's HUP), no config change.
+  const restartAll = () => {
+    if (closing !== undefined) return;
+    if (restartQueued) {
+      reporter.event('reload-busy', {});
+      return;
+    }
+    restartQueued = true;
+    serially(async () => {
+      await reloadAll(coordinator, reporter);
+      restartQueued = false;
+    });
   };
   const removeSignals = onShutdownSignals({
     graceful: (signal: ShutdownSignal) => void shutdown(signal, 0),
     force: (signal: ShutdownSignal) => force(`second ${signal}`, SIGNAL_EXIT_CODES[signal]),
     hangup,
+    restart: restartAll,
   });
+  // The launcher went away (`npx atomvisor run` under a SIGTERM: npm and its shell end, node is
+  // re-parented): shut down as on SIGTERM, unless detached.
+  stopParentWatch = watchParent(({ parent, now }) => {
+    const detached = flags.detach || current.detach;
+    reporter.event('parent-exited', { parent, ppid: now, detached });
+    if (!detached) void shutdown(`parent process ${parent} exited`, 0);
+  });
+  if (flags.watch) {
+    const file = basename(config.file);
+    try {
+      // The directory, not the file: editors save by writing a new file and renaming it over.
+      watcher = watch(dirname(config.file), (_event, name) => {
+        if (name !== null && name !== file) return;
+        clearTimeout(watchTimer);
+        watchTimer = setTimeout(() => requestConfigReload('file changed'), WATCH_DEBOUNCE_MS);
+      });
+      watcher.on('error', (error) => reporter.event('watch-error', { error: error.message }));
+    } catch (error) {
+      reporter.event('watch-error', { error: describeError(error) });
+    }
+  }
 
   try {
     view?.start();
@@ -225,7 +506,9 @@ async function run(config: RunConfig, flags: RunFlags): Promise<number> {
       file: config.file,
       servers: config.servers.map((s) => s.name),
       pid: process.pid,
+      ...(logs === undefined ? {} : { logDir: logs.settings.dir }),
     });
+    const http = httpOf(config, flags);
     if (http !== undefined) {
       metrics = createMetrics(coordinator, { status });
       endpoint = await startEndpoint(http, status, metrics);
@@ -246,6 +529,7 @@ async function run(config: RunConfig, flags: RunFlags): Promise<number> {
         ),
       ),
     );
+    startDone();
     const failed = results.flatMap((r, i) =>
       r.status === 'rejected' ? [{ key: config.servers[i]?.name, error: r.reason }] : [],
     );
@@ -265,12 +549,15 @@ async function run(config: RunConfig, flags: RunFlags): Promise<number> {
     return 1;
   } finally {
     removeSignals();
+    stopParentWatch();
+    watcher?.close();
+    clearTimeout(watchTimer);
     leaveView();
     process.stdout.off('error', ignoreOutputError);
   }
 }
 
-/** SIGHUP: reload every registered server (keys side by side, replicas one at a time). */
+/** SIGUSR2: restart every registered server (keys side by side, replicas one at a time). */
 async function reloadAll(coordinator: Coordinator, reporter: Reporter): Promise<void> {
   const keys = coordinator.keys();
   reporter.event('reload', { servers: keys });
@@ -295,26 +582,21 @@ async function reloadAll(coordinator: Coordinator, reporter: Reporter): Promise<
   );
 }
 
-function pidsOf(coordinator: Coordinator, key: string): number[] {
-  try {
-    return coordinator.snapshot(key).replicas.map((r) => r.pid);
-  } catch {
-    return [];
-  }
-}
-
-function describeError(error: unknown): string {
-  if (error instanceof AtomvisorError) return `${error.code}: ${error.message}`;
-  return error instanceof Error ? error.message : String(error);
-}
-
-function header(config: RunConfig, status: RunStatus, endpoint: StatusEndpoint | undefined) {
-  const { ready } = status.readiness();
-  return [
-    `atomvisor run ${config.file}`,
-    `pid ${process.pid}`,
-    status.shuttingDown ? 'SHUTTING DOWN' : ready ? 'ready' : 'not ready',
-    endpoint ? endpoint.url : 'no http',
-    new Date().toISOString().slice(11, 19),
-  ].join('  ·  ');
+function header(
+  config: RunConfig,
+  status: RunStatus,
+  endpoint: StatusEndpoint | undefined,
+): HeaderFields {
+  const rows = status.rows();
+  const expected = config.servers.reduce((n, s) => n + s.replicas, 0);
+  const ready = rows.filter((r) => r.ready).length;
+  return {
+    file: config.file,
+    pid: process.pid,
+    state: status.shuttingDown
+      ? 'SHUTTING DOWN'
+      : `${ready}/${Math.max(expected, rows.length)} ready`,
+    url: endpoint ? endpoint.url : 'no http',
+    time: new Date().toISOString().slice(11, 19),
+  };
 }

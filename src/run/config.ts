@@ -5,7 +5,7 @@
  * exactly what `register()` and `createCoordinator()` accept. Every problem becomes a ConfigError
  * line `FILE: servers.NAME.command: reason`; nothing is started before the whole file passed.
  *
- * Relative paths (a server's `cwd`, module probe paths, `stateFile`) are taken from the config
+ * Relative paths (a server's `cwd`, module probe paths, `stateFile`, `logs.dir`) are taken from the config
  * file's directory, which is also a server's default `cwd`, so a config runs the same from
  * anywhere (like docker compose files).
  */
@@ -18,6 +18,12 @@ import type { ConnectionSpec } from '../coordinator/spec.ts';
 import { resolveSpec } from '../coordinator/spec.ts';
 import { ConfigError, InvalidArgumentError } from '../errors.ts';
 import { describe } from '../shm/validate.ts';
+import {
+  DEFAULT_LOG_KEEP,
+  DEFAULT_LOG_MAX_BYTES,
+  type LogSettings,
+  logFileClashes,
+} from './log-files.ts';
 import { COORDINATOR_OPTION_KEYS, configSchema, type RawConfig } from './schema.ts';
 
 export const DEFAULT_CONFIG = 'atomvisor.config.json';
@@ -35,16 +41,29 @@ export interface RunConfig {
   servers: ServerEntry[];
   http: { host: string; port: number } | undefined;
   shutdownTimeoutMs: number;
+  /** Log files (`logs`), the directory made absolute; undefined: output goes to stdout only. */
+  logs: LogSettings | undefined;
+  /** Keep running when the launching process goes away. */
+  detach: boolean;
   coordinator: CoordinatorOptions;
 }
 
 type Problem = { path: string; reason: string };
 
-/** Load, check and resolve `file` (relative to `cwd`). Throws ConfigError naming every problem. */
-export async function loadConfig(file: string, cwd = process.cwd()): Promise<RunConfig> {
+/**
+ * Load, check and resolve `file` (relative to `cwd`). Throws ConfigError naming every problem.
+ * `fresh`: a .js/.ts config is imported anew (a reload), not taken from the module cache.
+ */
+export async function loadConfig(
+  file: string,
+  cwd = process.cwd(),
+  options: { fresh?: boolean } = {},
+): Promise<RunConfig> {
   const path = resolve(cwd, file);
-  return parseConfig(await readConfig(path), path);
+  return parseConfig(await readConfig(path, options.fresh ?? false), path);
 }
+
+let imports = 0;
 
 /** Check an already-loaded config object as if it came from `file`. */
 export function parseConfig(input: unknown, file: string): RunConfig {
@@ -53,12 +72,15 @@ export function parseConfig(input: unknown, file: string): RunConfig {
   return resolveConfig(parsed.data, file);
 }
 
-async function readConfig(path: string): Promise<unknown> {
+async function readConfig(path: string, fresh: boolean): Promise<unknown> {
   const ext = extname(path);
   if (MODULE_EXTENSIONS.includes(ext)) {
     let mod: { default?: unknown };
+    // ESM has no cache eviction: a reload imports the file under a new URL (each stays in memory).
+    const url = pathToFileURL(path);
+    if (fresh) url.search = `reload=${++imports}`;
     try {
-      mod = (await import(pathToFileURL(path).href)) as { default?: unknown };
+      mod = (await import(url.href)) as { default?: unknown };
     } catch (error) {
       const hint =
         ext.endsWith('ts') && (error as { code?: string }).code === 'ERR_UNKNOWN_FILE_EXTENSION'
@@ -196,6 +218,7 @@ function resolveConfig(raw: RawConfig, file: string): RunConfig {
     if (!(error instanceof InvalidArgumentError)) throw error;
     problems.push({ path: error.field.replace(/^options\.?/, ''), reason: error.reason });
   }
+  if (raw.logs !== undefined) problems.push(...logFileClashes(Object.keys(raw.servers)));
   if (problems.length > 0) throw new ConfigError(file, problems);
   return {
     file,
@@ -205,6 +228,15 @@ function resolveConfig(raw: RawConfig, file: string): RunConfig {
         ? undefined
         : { host: raw.http.host ?? '127.0.0.1', port: raw.http.port },
     shutdownTimeoutMs: raw.shutdownTimeoutMs ?? 10_000,
+    logs:
+      raw.logs === undefined
+        ? undefined
+        : {
+            dir: resolve(dir, raw.logs.dir),
+            maxBytes: raw.logs.maxBytes ?? DEFAULT_LOG_MAX_BYTES,
+            keep: raw.logs.keep ?? DEFAULT_LOG_KEEP,
+          },
+    detach: raw.detach ?? false,
     coordinator: coordinator as CoordinatorOptions,
   };
 }

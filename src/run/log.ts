@@ -57,9 +57,15 @@ function errorText(error: unknown): string {
 
 /**
  * Forward the coordinator's events to `reporter`. Probe results are reported when a probe's
- * outcome changes (first result, pass → fail, fail → pass), not on every period.
+ * outcome changes (first result, pass → fail, fail → pass), not on every period. A server's
+ * stderr and stdout lines are reported while `serverOutput()` says so (not when they go to log files).
  */
-export function forwardEvents(coordinator: Coordinator, reporter: Reporter): () => void {
+export function forwardEvents(
+  coordinator: Coordinator,
+  reporter: Reporter,
+  options: { serverOutput?: () => boolean } = {},
+): () => void {
+  const serverOutput = options.serverOutput ?? (() => true);
   const lastProbe = new Map<string, { generation: number; ok: boolean }>();
   const listeners: { [E in keyof CoordinatorEvents]?: (e: CoordinatorEvents[E]) => void } = {
     spawn: (e) => reporter.event('spawn', e),
@@ -79,8 +85,12 @@ export function forwardEvents(coordinator: Coordinator, reporter: Reporter): () 
         limitMb: Math.round(e.limitBytes / 2 ** 20),
       }),
     protocol: (e) => reporter.event('protocol', e),
-    stderr: (e) => reporter.event('stderr', e),
-    stdout: (e) => reporter.event('stdout', e),
+    stderr: (e) => {
+      if (serverOutput()) reporter.event('stderr', e);
+    },
+    stdout: (e) => {
+      if (serverOutput()) reporter.event('stdout', e);
+    },
     'server-request': (e) => reporter.event('server-request', e),
     unhealthy: (e) => reporter.event('unhealthy', e),
     'io-worker-exit': (e) => reporter.event('io-worker-exit', e),

@@ -129,6 +129,18 @@ export const configSchema = z.strictObject({
     .optional(),
   /** SIGINT/SIGTERM: how long in-flight work may finish before processes are stopped. */
   shutdownTimeoutMs: ms.optional(),
+  /** Each server's output to DIR/NAME.log and the event log to DIR/atomvisor.log, rotated by size. */
+  logs: z
+    .strictObject({
+      dir: z.string().min(1),
+      /** Rotate a file once it would grow past this (bytes). */
+      maxBytes: count(1024).optional(),
+      /** Rotated files kept (NAME.log.1 … NAME.log.N); the oldest is deleted. */
+      keep: count(0).max(1000).optional(),
+    })
+    .optional(),
+  /** Keep running when the process that started atomvisor goes away (default: shut down). */
+  detach: z.boolean().optional(),
   ...coordinatorOptions,
 });
 

@@ -53,7 +53,8 @@ export type StatusServer = Pick<ServerEntry, 'name' | 'spec'>;
 export class RunStatus {
   readonly #coordinator: Coordinator;
   /** Undefined: every key the coordinator has registered (an embedding without a config). */
-  readonly #servers: readonly StatusServer[] | undefined;
+  #servers: readonly StatusServer[] | undefined;
+  #logStats: (() => unknown) | undefined;
   readonly #listeners: [string, (...args: never[]) => void][] = [];
   readonly #notes = new Map<number, SlotNotes>();
   readonly #startedAt = Date.now();
@@ -98,6 +99,16 @@ export class RunStatus {
   close(): void {
     for (const [event, listener] of this.#listeners.splice(0))
       this.#coordinator.off(event, listener as (...args: unknown[]) => void);
+  }
+
+  /** The configured servers changed (a config reload): rows and readiness follow these now. */
+  setServers(servers: readonly StatusServer[]): void {
+    this.#servers = servers;
+  }
+
+  /** What `/status` shows under `logs` (the log files' counters), or nothing. */
+  setLogStats(stats: (() => unknown) | undefined): void {
+    this.#logStats = stats;
   }
 
   /** From the first signal on: /readyz answers 503 and the view says so. */
@@ -193,6 +204,7 @@ export class RunStatus {
       ready: this.readiness().ready,
       replicas: this.rows(),
       stats,
+      ...(this.#logStats === undefined ? {} : { logs: this.#logStats() }),
     };
   }
 

@@ -5,6 +5,7 @@
  * fixture server checks when it starts.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -121,5 +122,61 @@ describe('coordinator.reload', () => {
     await expect(c.reload('idle', { readyTimeoutMs: Number.NaN })).rejects.toMatchObject({
       field: 'options.readyTimeoutMs',
     });
+  });
+
+  it('reload({ spec }) restarts each replica from the new spec, one at a time', async () => {
+    const c = coordinators.make();
+    await c.register('k', echoSpec({ env: { VERSION: 'one' } }), { replicas: 2 });
+    const before = c.snapshot('k').replicas.map((r) => r.pid);
+    const version = async (pid: number) =>
+      (await readFile(`/proc/${pid}/environ`, 'utf8'))
+        .split('\0')
+        .find((v) => v.startsWith('VERSION='));
+    expect(await version(before[0] as number)).toBe('VERSION=one');
+
+    const report = await c.reload('k', { spec: echoSpec({ env: { VERSION: 'two' } }) });
+    expect(report.stopped).toBeUndefined();
+    expect(report.replaced.map((r) => r.fromPid)).toEqual(before);
+    const after = c.snapshot('k').replicas.map((r) => r.pid);
+    for (const pid of after) {
+      expect(before).not.toContain(pid);
+      expect(await version(pid)).toBe('VERSION=two');
+    }
+    // Replicas added later start from the new spec too.
+    await c.scale('k', 3);
+    const third = c.snapshot('k').replicas[2];
+    expect(third?.status).toBe('ready');
+    expect(await version(third?.pid as number)).toBe('VERSION=two');
+    await expect(c.reload('k', { spec: { command: '' } })).rejects.toMatchObject({
+      field: 'options.spec.command',
+    });
+  });
+
+  it('scale(key, n) adds replicas after the others and removes the last ones, leaving the rest alone', async () => {
+    const c = coordinators.make();
+    await c.register('k', echoSpec());
+    const first = c.snapshot('k').replicas[0]?.pid as number;
+    await c.scale('k', 3);
+    const three = c.snapshot('k').replicas;
+    expect(three.map((r) => r.status)).toEqual(['ready', 'ready', 'ready']);
+    expect(three[0]?.pid).toBe(first);
+    expect(new Set(three.map((r) => r.pid)).size).toBe(3);
+    const answers = await Promise.all(Array.from({ length: 30 }, () => c.request('k', 'pid')));
+    expect(new Set(answers).size).toBeGreaterThan(1); // the new ones serve
+
+    const exits: { pid: number; expected: boolean }[] = [];
+    c.on('exit', (e) => exits.push(e));
+    await c.scale('k', 1);
+    expect(c.snapshot('k').replicas.map((r) => r.pid)).toEqual([first]);
+    const gone = [three[1]?.pid, three[2]?.pid] as number[];
+    expect(exits.map((e) => e.pid).sort()).toEqual([...gone].sort());
+    expect(exits.every((e) => e.expected)).toBe(true);
+    await waitUntil(() => gone.every((pid) => !isAlive(pid)), 'the removed replicas are gone');
+    expect(isAlive(first)).toBe(true);
+    expect(c.stats().connections).toBe(1);
+
+    await expect(c.scale('k', 0)).rejects.toMatchObject({ field: 'replicas' });
+    await expect(c.scale('k', 1.5)).rejects.toMatchObject({ field: 'replicas' });
+    await expect(c.scale('nope', 2)).rejects.toMatchObject({ field: 'key' });
   });
 });

@@ -4,17 +4,10 @@
  * shares a Mutex and a SharedChannel with a worker through their handles, and runs a coordinator
  * (whose IO workers start from the shipped dist/workers/io-worker.js) over the echo fixture.
  */
-import { execFile } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-const run = promisify(execFile);
-const repo = fileURLToPath(new URL('../../', import.meta.url));
-const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+import { type InstalledProject, installPacked, REPO as repo, run } from './packed.ts';
 
 const MAIN = `
 import { Worker } from 'node:worker_threads';
@@ -159,26 +152,12 @@ export default defineRaceTest({
 });
 `;
 
+let installed: InstalledProject | undefined;
 let project = '';
-let packDir = '';
 
 beforeAll(async () => {
-  packDir = await mkdtemp(join(tmpdir(), 'atomvisor-pack-'));
-  project = await mkdtemp(join(tmpdir(), 'atomvisor-user-'));
-  await run(npm, ['pack', '--silent', '--pack-destination', packDir], { cwd: repo });
-  const [tarball] = (await readdir(packDir)).filter((f) => f.endsWith('.tgz'));
-  if (tarball === undefined) throw new Error('npm pack produced no tarball');
-  await writeFile(
-    join(project, 'package.json'),
-    JSON.stringify({ name: 'user-app', private: true, type: 'module' }),
-  );
-  await run(
-    npm,
-    ['install', '--silent', '--no-audit', '--no-fund', '--prefer-offline', join(packDir, tarball)],
-    {
-      cwd: project,
-    },
-  );
+  installed = await installPacked();
+  project = installed.dir;
   await writeFile(join(project, 'main.mjs'), MAIN);
   await writeFile(join(project, 'worker.mjs'), WORKER);
   await writeFile(join(project, 'coordinator.mjs'), COORDINATOR);
@@ -199,9 +178,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  await Promise.all(
-    [project, packDir].filter(Boolean).map((d) => rm(d, { recursive: true, force: true })),
-  );
+  await installed?.remove();
 });
 
 describe('the installed package', () => {

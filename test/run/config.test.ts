@@ -216,3 +216,67 @@ describe('a good config', () => {
     expect(existsSync(marker)).toBe(false);
   });
 });
+
+describe('logs and detach', () => {
+  it("takes logs: { dir, maxBytes, keep } (dir from the config file's directory) and detach", () => {
+    const config = parseConfig(
+      { servers: { a: { command: 'x' } }, logs: { dir: 'logs' }, detach: true },
+      '/srv/app/atomvisor.config.json',
+    );
+    expect(config.logs).toEqual({ dir: '/srv/app/logs', maxBytes: 10 * 2 ** 20, keep: 5 });
+    expect(config.detach).toBe(true);
+    const other = parseConfig(
+      { servers: { a: { command: 'x' } }, logs: { dir: '/var/log/av', maxBytes: 4096, keep: 0 } },
+      '/srv/app/c.json',
+    );
+    expect(other.logs).toEqual({ dir: '/var/log/av', maxBytes: 4096, keep: 0 });
+    expect(other.detach).toBe(false);
+  });
+
+  it('names the field of a bad logs or detach value', () => {
+    expect(
+      problems({
+        servers: { a: { command: 'x' } },
+        logs: { maxBytes: 10, keep: -1, rotate: true },
+        detach: 'yes',
+      }),
+    ).toEqual(
+      expect.arrayContaining([
+        '/x/c.json: logs.dir: is required',
+        '/x/c.json: logs.maxBytes: must be ≥ 1024, got 10',
+        '/x/c.json: logs.keep: must be ≥ 0, got -1',
+        '/x/c.json: logs.rotate: unknown field',
+        '/x/c.json: detach: expected a boolean, got "yes"',
+      ]),
+    );
+    expect(problems({ servers: { a: { command: 'x' } }, logs: { dir: '' } })).toEqual([
+      '/x/c.json: logs.dir: must not be empty',
+    ]);
+  });
+
+  it('with logs, refuses server names whose log files would be the same file', () => {
+    expect(
+      problems({
+        servers: { 'a/b': { command: 'x' }, a_b: { command: 'x' }, atomvisor: { command: 'x' } },
+        logs: { dir: 'logs' },
+      }),
+    ).toEqual([
+      '/x/c.json: servers.a_b: its log file a_b.log would also be server "a/b"\'s: rename it',
+      "/x/c.json: servers.atomvisor: its log file atomvisor.log would also be atomvisor's own event log: rename it",
+    ]);
+    // Without log files, those names are fine.
+    expect(
+      parseConfig({ servers: { atomvisor: { command: 'x' } } }, '/x/c.json').servers,
+    ).toHaveLength(1);
+  });
+
+  it('a reload imports a .js config anew (no module cache)', async () => {
+    const file = writeConfig(`export default { servers: { one: { command: 'node' } } };`, 'mjs');
+    expect((await loadConfig(file)).servers.map((s) => s.name)).toEqual(['one']);
+    writeFileSync(file, `export default { servers: { two: { command: 'node' } } };`);
+    expect((await loadConfig(file)).servers.map((s) => s.name)).toEqual(['one']); // cached
+    expect((await loadConfig(file, undefined, { fresh: true })).servers.map((s) => s.name)).toEqual(
+      ['two'],
+    );
+  });
+});

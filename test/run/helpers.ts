@@ -43,11 +43,11 @@ const started: { handle: RunHandle; pids: () => number[] }[] = [];
 /** Start a command; everything it and its children run is killed by `killAll()`. */
 export function start(
   argv: string[],
-  options: { env?: NodeJS.ProcessEnv; pids?: (handle: RunHandle) => number[] } = {},
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; pids?: (handle: RunHandle) => number[] } = {},
 ): RunHandle {
   const [command, ...args] = argv as [string, ...string[]];
   const child = spawn(command, args, {
-    cwd: ROOT,
+    cwd: options.cwd ?? ROOT,
     env: options.env ?? process.env,
     stdio: ['pipe', 'pipe', 'pipe'],
   });

@@ -2,6 +2,7 @@
  * SIGINT/SIGTERM on `atomvisor run`: the first signal starts a graceful close (endpoint says
  * not-ready/unhealthy meanwhile); a second one forces it at once: every process group is
  * SIGKILLed, even a server that ignores stdin EOF and SIGTERM, and the exit code says which signal.
+ * SIGUSR2 restarts every server one replica at a time (SIGHUP reloads the config: reload.test.ts).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -94,7 +95,7 @@ describe('signals', () => {
     expect(lines.some((l) => / shutdown reason=SIGINT /.test(l))).toBe(true);
     await waitUntil(() => pids.every((pid) => !isAlive(pid)), 'no server process is left', 5_000);
   }, 60_000);
-  it('SIGHUP reloads every server one replica at a time; it keeps running, then SIGTERM closes it', async () => {
+  it('SIGUSR2 restarts every server one replica at a time; it keeps running, then SIGTERM closes it', async () => {
     const file = join(dir, 'reload.json');
     writeFileSync(
       file,
@@ -110,7 +111,7 @@ describe('signals', () => {
     const before = spawnedPids(complete(run.stdout()));
     expect(before).toHaveLength(2);
 
-    run.child.kill('SIGHUP');
+    run.child.kill('SIGUSR2');
     const reloaded = await run.waitFor(
       (out) => jsonEvents(complete(out)).find((e) => e.event === 'reloaded'),
       'the reload finished',
