@@ -22,7 +22,7 @@ describe('bench CLI flags', () => {
     expect(cli.out).toMatch(/o$/);
     expect(parseBenchArgs([]).profile).toEqual({ name: 'quick', threads: [1, 2, 4] });
     expect(parseBenchArgs(['--full']).profile.threads).toEqual([1, 2, 4, 8]);
-    expect(parseBenchArgs([]).suites).toHaveLength(6);
+    expect(parseBenchArgs([]).suites).toHaveLength(7);
   });
 
   it.each([
