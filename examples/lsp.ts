@@ -74,6 +74,8 @@ await coordinator.register(
   },
   { replicas: 2 },
 );
+const pids = coordinator.snapshot('typescript').replicas.map((r) => r.pid);
+console.log(`language servers ready: pids ${pids.join(', ')}`);
 
 await coordinator.withConnection('typescript', async (lease) => {
   const diagnostics = new Promise<Diagnostic[]>((resolve) => {

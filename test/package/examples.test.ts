@@ -271,10 +271,12 @@ describe('the two-way examples, from the installed package, against real servers
     const out = await runExample(
       'lsp.ts',
       [process.execPath, join(packageDir('typescript-language-server'), 'lib/cli.mjs'), '--stdio'],
-      (text) => pidsIn(text, /\(pid (\d+)\)/g),
+      (text) =>
+        /^language servers ready: pids (.*)$/m.exec(text)?.[1]?.split(', ').map(Number) ?? [],
       // TypeScript 7 (this repo's compiler) has no tsserver.js: the language server gets 5's.
       { TSSERVER_PATH: fromRepo.resolve('typescript5/lib/tsserver.js') },
     );
+    expect(out).toMatch(/^language servers ready: pids \d+, \d+$/m);
     expect(out).toMatch(/^replica [01] \(pid \d+\) hover: const greeting: Greeting$/m);
     expect(out).toMatch(
       /^main\.ts:5:7 TS2322: Type 'string' is not assignable to type 'number'\.$/m,
