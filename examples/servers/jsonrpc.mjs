@@ -2,6 +2,8 @@
  * A minimal newline-delimited JSON-RPC 2.0 loop over stdio (the MCP stdio framing), shared by the
  * example servers. No dependencies. Requests run concurrently; a handler's return value is the
  * result, a thrown error an error response. Logs go to stderr: stdout carries only protocol.
+ * A handler gets `(params, client)`: `client.notify(method, params)` and
+ * `client.request(method, params)` talk back to the client (a server is a peer, too).
  */
 import process from 'node:process';
 
@@ -12,7 +14,27 @@ export function log(...args) {
 export function serve(handlers) {
   const send = (message) =>
     process.stdout.write(`${JSON.stringify({ jsonrpc: '2.0', ...message })}\n`);
-  const dispatch = async ({ id, method, params }) => {
+  // Requests of ours to the client, by id, until it answers.
+  const asked = new Map();
+  let nextId = 0;
+  const client = {
+    notify: (method, params) => send({ method, params }),
+    request: (method, params) =>
+      new Promise((resolve, reject) => {
+        const id = nextId++;
+        asked.set(id, { resolve, reject });
+        send({ id, method, params });
+      }),
+  };
+  const dispatch = async ({ id, method, params, result, error }) => {
+    if (method === undefined) {
+      // The client's answer to one of our requests.
+      const pending = asked.get(id);
+      asked.delete(id);
+      if (error !== undefined) pending?.reject(Object.assign(new Error(error.message), error));
+      else pending?.resolve(result);
+      return;
+    }
     if (id === undefined) return; // notifications (initialized, cancelled): nothing to answer
     const handler = handlers[method];
     if (handler === undefined) {
@@ -20,7 +42,7 @@ export function serve(handlers) {
       return;
     }
     try {
-      send({ id, result: (await handler(params ?? {})) ?? null });
+      send({ id, result: (await handler(params ?? {}, client)) ?? null });
     } catch (error) {
       send({ id, error: { code: error.rpcCode ?? -32603, message: error.message } });
     }

@@ -58,7 +58,7 @@ function errorText(error: unknown): string {
 /**
  * Forward the coordinator's events to `reporter`. Probe results are reported when a probe's
  * outcome changes (first result, pass → fail, fail → pass), not on every period. A server's
- * stderr lines are reported while `serverOutput()` says so (not when they go to log files).
+ * stderr and stdout lines are reported while `serverOutput()` says so (not when they go to log files).
  */
 export function forwardEvents(
   coordinator: Coordinator,

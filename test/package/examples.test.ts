@@ -10,13 +10,19 @@
  *   shut down within its stop deadline: no atomvisor process and no server of it left (pids
  *   checked). The same when the shell between npm and node is SIGKILLed. With --detach it keeps
  *   running (and serving) after its launcher is gone.
+ * - examples/lsp.ts, acp-broker.ts and mcp-sampling.ts (issue 12: talking both ways) against the
+ *   real servers of the repo's devDependencies (typescript-language-server with TypeScript 5, an
+ *   ACP agent on @agentclientprotocol/sdk, @modelcontextprotocol/server-everything), given by
+ *   absolute path since the user's project does not have them: each exits 0, prints what it
+ *   shows, and leaves no server behind.
  */
 import { cp, readFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { procStat } from '../../src/io/process-group.ts';
-import { isAlive, waitUntil } from '../helpers/processes.ts';
+import { fixture, groupAlive, isAlive, waitUntil } from '../helpers/processes.ts';
 import {
   descendants,
   get,
@@ -216,5 +222,115 @@ describe('npx atomvisor run, from the installed package', () => {
     process.kill(atomvisor, 'SIGTERM');
     const events = await everythingGone(run, [atomvisor, ...servers]);
     expect(events.find((e) => e.event === 'shutdown')?.reason).toBe('SIGTERM');
+  }, 120_000);
+});
+
+const fromRepo = createRequire(join(REPO, 'package.json'));
+const packageDir = (name: string) => dirname(fromRepo.resolve(`${name}/package.json`));
+
+/**
+ * `npx tsx examples/NAME ...argv` as the user runs it (node --import tsx: the same loader, no npm
+ * in between), to the end: its exit code 0 and its output. The servers it reported (`pids` of its
+ * output) must be gone, process groups included.
+ */
+async function runExample(
+  name: string,
+  argv: string[],
+  pids: (stdout: string) => number[],
+  env: Record<string, string> = {},
+): Promise<string> {
+  const source = await readFile(join(project, 'examples', name), 'utf8');
+  expect(source).toMatch(/from 'atomvisor';/);
+  expect(source).not.toMatch(/\.\.\/src/);
+  const example = start([process.execPath, '--import', 'tsx', `examples/${name}`, ...argv], {
+    cwd: project,
+    env: { ...process.env, ...env },
+    pids: (h) => pids(h.stdout()),
+  });
+  const exit = await example.exited;
+  const out = example.stdout();
+  expect(exit, `${name} failed\n--- stdout:\n${out}\n--- stderr:\n${example.stderr()}`).toEqual({
+    code: 0,
+    signal: null,
+  });
+  const servers = pids(out);
+  expect(servers.length).toBeGreaterThan(0);
+  await waitUntil(
+    () => servers.every((pid) => !isAlive(pid) && !groupAlive(pid)),
+    `no server of ${name} is left`,
+    5_000,
+  );
+  return out;
+}
+
+const pidsIn = (out: string, pattern: RegExp) =>
+  [...out.matchAll(pattern)].map((m) => Number(m[1]));
+
+describe('the two-way examples, from the installed package, against real servers', () => {
+  it('examples/lsp.ts: typescript-language-server hovers and reports the type error on one lease', async () => {
+    const out = await runExample(
+      'lsp.ts',
+      [process.execPath, join(packageDir('typescript-language-server'), 'lib/cli.mjs'), '--stdio'],
+      (text) =>
+        /^language servers ready: pids (.*)$/m.exec(text)?.[1]?.split(', ').map(Number) ?? [],
+      // TypeScript 7 (this repo's compiler) has no tsserver.js: the language server gets 5's.
+      { TSSERVER_PATH: fromRepo.resolve('typescript5/lib/tsserver.js') },
+    );
+    expect(out).toMatch(/^language servers ready: pids \d+, \d+$/m);
+    expect(out).toMatch(/^replica [01] \(pid \d+\) hover: const greeting: Greeting$/m);
+    expect(out).toMatch(
+      /^main\.ts:5:7 TS2322: Type 'string' is not assignable to type 'number'\.$/m,
+    );
+  }, 120_000);
+
+  it('examples/acp-broker.ts: two chat sessions on two leases, each with its own updates and permission answer', async () => {
+    for (const agent of [
+      [process.execPath, fixture('acp-agent.mjs')], // on @agentclientprotocol/sdk
+      [], // the example's own agent (examples/servers/acp-agent.mjs)
+    ]) {
+      const out = await runExample('acp-broker.ts', agent, (text) =>
+        pidsIn(text, /on replica \d \(pid (\d+)\)/g),
+      );
+      const lines = out.split('\n');
+      const sessions = new Map<string, string>(); // user -> sessionId
+      for (const m of out.matchAll(/^\[(\w+)\] (session-\S+) on replica (\d)/gm))
+        sessions.set(m[1] as string, m[2] as string);
+      expect([...sessions.keys()].sort()).toEqual(['ada', 'bob']);
+      expect(new Set(sessions.values()).size).toBe(2);
+      for (const [user, sessionId] of sessions) {
+        const own = lines.filter((l) => l.startsWith(`[${user}] `));
+        // Every update this user's handler printed came from this user's session.
+        const updates = own.filter((l) => /^\[\w+\] session-\S+: /.test(l));
+        expect(updates.length).toBeGreaterThanOrEqual(5);
+        for (const l of updates) expect(l.startsWith(`[${user}] ${sessionId}: `)).toBe(true);
+        if (agent.length > 0)
+          expect(updates.map((l) => l.slice(l.indexOf(': ') + 2))).toEqual(
+            [1, 2, 3, 4, 5].map((i) => `chunk ${i}`),
+          );
+        // The policy: ada may edit, bob may not; asked once each.
+        const asked = own.filter((l) => l.includes('permission for'));
+        expect(asked).toHaveLength(1);
+        expect(asked[0]).toMatch(user === 'ada' ? /: allow_once$/ : /: reject_once$/);
+        expect(own.at(-1)).toBe(`[${user}] turn ended: end_turn`);
+      }
+    }
+  }, 120_000);
+
+  it('examples/mcp-sampling.ts: server-everything gets its sampling answer from the handler, and logs', async () => {
+    const out = await runExample(
+      'mcp-sampling.ts',
+      [
+        process.execPath,
+        join(packageDir('@modelcontextprotocol/server-everything'), 'dist/index.js'),
+        'stdio',
+      ],
+      (text) => pidsIn(text, /^sampling asked by pid (\d+)/gm),
+    );
+    expect(out).toMatch(/^sampling asked by pid \d+: ".*What is atomvisor\?"$/m);
+    // The tool's result carries the handler's answer back.
+    expect(out).toMatch(/^tool result: LLM sampling result:/m);
+    expect(out).toContain('"model": "example-rule"');
+    expect(out).toMatch(/A model would answer .*What is atomvisor\?.* here\./);
+    expect(out).toMatch(/^server log \[\w+\]: \w+[- ]level(-| )message/im);
   }, 120_000);
 });
