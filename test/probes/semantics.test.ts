@@ -97,7 +97,9 @@ describe('liveness', () => {
           kind: 'http',
           url: server.url,
           periodMs: 60,
-          timeoutMs: 300,
+          // Generous: the failures under test are HTTP 500s, answered at once. A short timeout
+          // would also count the probe pool's own start-up (seconds on a loaded machine).
+          timeoutMs: 5_000,
           failureThreshold: 3,
         },
       }),
