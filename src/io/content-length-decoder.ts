@@ -39,8 +39,12 @@
  *   reports it); framing does not judge bodies.
  */
 import { InvalidArgumentError } from '../errors.ts';
-import type { FrameProblem } from './framing.ts';
-import { chunkBytes, DEFAULT_MAX_LINE_BYTES, RETAINED_BUFFER_BYTES } from './line-decoder.ts';
+import {
+  chunkBytes,
+  DEFAULT_MAX_LINE_BYTES,
+  type FrameProblem,
+  RETAINED_BUFFER_BYTES,
+} from './line-decoder.ts';
 
 export const DEFAULT_MAX_MESSAGE_BYTES = DEFAULT_MAX_LINE_BYTES;
 export const DEFAULT_MAX_HEADER_BYTES = 8 * 1024;

@@ -21,6 +21,16 @@ import { InvalidArgumentError } from '../errors.ts';
 
 export const DEFAULT_MAX_LINE_BYTES = 4 * 1024 * 1024;
 
+/**
+ * What a framer reports about bytes it could not hand over as a message (every framing: lines
+ * here, Content-Length in content-length-decoder.ts; src/io/framing.ts picks one):
+ * - `invalid`: bytes that are not a frame (a bad `Content-Length` header, garbage), skipped;
+ * - `oversized`: a message over its limit, skipped without being buffered;
+ * - `truncated`: the stream ended inside a frame (reported by `end()`).
+ * The same three values as the coordinator's `protocol` event.
+ */
+export type FrameProblem = 'invalid' | 'oversized' | 'truncated';
+
 /** Internal line buffers up to this capacity are kept for reuse; bigger ones are released. */
 export const RETAINED_BUFFER_BYTES = 256 * 1024;
 
