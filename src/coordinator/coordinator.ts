@@ -36,7 +36,7 @@ import { decodeProbeCounts, type ProbeCounts } from '../probes/counters.ts';
 import { ProbeScheduler, type ProbeStats, type RoundReport } from '../probes/scheduler.ts';
 import type { ProbeName } from '../probes/spec.ts';
 import { nearestRank } from '../quantile.ts';
-import { checkSignal, checkTimeout, describe } from '../shm/validate.ts';
+import { checkSignal, checkTimeout, describe, MAX_TIMER_MS } from '../shm/validate.ts';
 import { type SlotSnapshot, SlotTable } from '../table/slot-table.ts';
 import { Flag, STATUS_NAMES, type StatusName } from '../table/state.ts';
 import {
@@ -166,9 +166,6 @@ interface Waiter {
   readonly signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
 }
-
-/** Longer timers overflow in Node (they fire after 1 ms): treat such waits as unbounded. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const events = channel('atomvisor:coordinator');
 const STATUS_RANK: readonly StatusName[] = [
