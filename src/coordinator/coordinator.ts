@@ -31,12 +31,12 @@ import {
 import type { IoEvent } from '../io/io-host.ts';
 import { signalGroup } from '../io/process-group.ts';
 import { StateFile } from '../io/state-file.ts';
-import { readNumber, readObject } from '../options.ts';
+import { readObject } from '../options.ts';
 import { decodeProbeCounts, type ProbeCounts } from '../probes/counters.ts';
 import { ProbeScheduler, type ProbeStats, type RoundReport } from '../probes/scheduler.ts';
 import type { ProbeName } from '../probes/spec.ts';
 import { nearestRank } from '../quantile.ts';
-import { checkSignal, checkTimeout, describe } from '../shm/validate.ts';
+import { checkSignal, checkTimeout, describe, MAX_TIMER_MS } from '../shm/validate.ts';
 import { type SlotSnapshot, SlotTable } from '../table/slot-table.ts';
 import { Flag, STATUS_NAMES, type StatusName } from '../table/state.ts';
 import {
@@ -50,7 +50,13 @@ import type { CoordinatorEvents } from './events.ts';
 import type { NotificationHandler, RequestHandler } from './handlers.ts';
 import { IoPool } from './io-pool.ts';
 import { Lease, type LeaseBackend } from './lease.ts';
-import { type CoordinatorOptions, type ResolvedOptions, resolveOptions } from './options.ts';
+import {
+  type CoordinatorOptions,
+  checkReplicas,
+  type ResolvedOptions,
+  resolveOptions,
+  resolveRegisterOptions,
+} from './options.ts';
 import { type ReloadReport, rollReplicas } from './reload.ts';
 import { noProtocol, type RequestOptions, Router } from './routing.ts';
 import { type ConnectionSpec, type ResolvedSpec, resolveSpec } from './spec.ts';
@@ -166,9 +172,6 @@ interface Waiter {
   readonly signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
 }
-
-/** Longer timers overflow in Node (they fire after 1 ms): treat such waits as unbounded. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const events = channel('atomvisor:coordinator');
 const STATUS_RANK: readonly StatusName[] = [
@@ -307,12 +310,7 @@ export class Coordinator extends EventEmitter {
     if (this.#entries.has(key))
       throw new InvalidArgumentError('key', `${JSON.stringify(key)} is already registered`);
     const resolved = resolveSpec(spec);
-    const replicas = readNumber(
-      readObject(options, 'options', ['replicas']),
-      'replicas',
-      'options',
-      { default: 1, min: 1, max: 1024, integer: true },
-    );
+    const { replicas } = resolveRegisterOptions(options);
     await this.#started;
     this.#checkOpen();
     const entry: Entry = {
@@ -410,17 +408,7 @@ export class Coordinator extends EventEmitter {
   async scale(key: string, replicas: number, options: { timeoutMs?: number } = {}): Promise<void> {
     this.#checkOpen();
     const entry = this.#entry(key);
-    if (
-      typeof replicas !== 'number' ||
-      !Number.isInteger(replicas) ||
-      replicas < 1 ||
-      replicas > 1024
-    )
-      throw new InvalidArgumentError(
-        'replicas',
-        `expected an integer 1..1024, got ${describe(replicas)}`,
-      );
-    const target = replicas;
+    const target = checkReplicas(replicas, 'replicas');
     const drainMs = checkTimeout(options.timeoutMs, 'options.timeoutMs') ?? 10_000;
     if (target < entry.replicas.length) {
       const gone = entry.replicas.slice(target);

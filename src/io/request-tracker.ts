@@ -22,7 +22,7 @@ import {
   QueueFullError,
   TimeoutError,
 } from '../errors.ts';
-import { checkInteger } from '../shm/validate.ts';
+import { checkInteger, checkTimeout } from '../shm/validate.ts';
 import { type Classified, type JsonRpcParams, notificationJson, requestJson } from './jsonrpc.ts';
 
 export type ProgressToken = string | number;
@@ -31,8 +31,6 @@ export const DEFAULT_MAX_IN_FLIGHT = 64;
 export const DEFAULT_MAX_QUEUED = 1024;
 /** The MCP SDK's default request timeout. */
 export const DEFAULT_TIMEOUT_MS = 60_000;
-/** setTimeout fires at once (with a warning) beyond this; longer limits must be Infinity. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export const PROGRESS_METHOD = 'notifications/progress';
 export const CANCELLED_METHOD = 'notifications/cancelled';
@@ -175,8 +173,8 @@ export class RequestTracker {
       2 ** 30,
     );
     this.maxQueued = checkInteger(options.maxQueued ?? DEFAULT_MAX_QUEUED, 'maxQueued', 0, 2 ** 30);
-    this.#timeoutMs = checkLimit(options.timeoutMs ?? DEFAULT_TIMEOUT_MS, 'timeoutMs');
-    this.#totalTimeoutMs = checkLimit(options.totalTimeoutMs, 'totalTimeoutMs');
+    this.#timeoutMs = checkTimeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS, 'timeoutMs');
+    this.#totalTimeoutMs = checkTimeout(options.totalTimeoutMs, 'totalTimeoutMs');
     const cancel = options.cancelNotification ?? mcpCancelNotification;
     if (cancel !== false && typeof cancel !== 'function') {
       throw new InvalidArgumentError('cancelNotification', 'expected a function or false');
@@ -222,11 +220,11 @@ export class RequestTracker {
     const timeoutMs =
       options.timeoutMs === undefined
         ? this.#timeoutMs
-        : checkLimit(options.timeoutMs, 'timeoutMs');
+        : checkTimeout(options.timeoutMs, 'timeoutMs');
     const totalTimeoutMs =
       options.totalTimeoutMs === undefined
         ? this.#totalTimeoutMs
-        : checkLimit(options.totalTimeoutMs, 'totalTimeoutMs');
+        : checkTimeout(options.totalTimeoutMs, 'totalTimeoutMs');
     const { signal, onProgress } = options;
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       throw new InvalidArgumentError('signal', 'expected an AbortSignal');
@@ -501,23 +499,6 @@ export class RequestTracker {
       this.#pumping = false;
     }
   }
-}
-
-function checkLimit(value: unknown, field: string): number | undefined {
-  if (value === undefined || value === Number.POSITIVE_INFINITY) return undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new InvalidArgumentError(
-      field,
-      `expected milliseconds ≥ 0 or Infinity, got ${String(value)}`,
-    );
-  }
-  if (value > MAX_TIMER_MS) {
-    throw new InvalidArgumentError(
-      field,
-      `${value} ms exceeds ${MAX_TIMER_MS}; use Infinity for no limit`,
-    );
-  }
-  return value;
 }
 
 /** Do params carry `_meta` (where a progress token may be)? Cheap: no allocation. */

@@ -18,10 +18,12 @@ import { type FSWatcher, watch } from 'node:fs';
 import { access, constants, mkdir } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { z } from 'zod';
 import type { Coordinator } from '../coordinator/coordinator.ts';
 import { createCoordinator } from '../coordinator/coordinator.ts';
 import { ConfigError, InvalidArgumentError } from '../errors.ts';
 import { signalGroup } from '../io/process-group.ts';
+import { parseOrThrow } from '../schema/issues.ts';
 import { DEFAULT_CONFIG, loadConfig, type RunConfig } from './config.ts';
 import { type StatusEndpoint, startEndpoint } from './http.ts';
 import {
@@ -41,6 +43,7 @@ import {
 } from './log-files.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { applyServers, describeError, diffConfig, pidsOf, sameValue } from './reload.ts';
+import { configJsonSchema, RUN_FLAG_SCHEMAS } from './schema.ts';
 import {
   onShutdownSignals,
   type ShutdownSignal,
@@ -69,6 +72,7 @@ options:
   --shutdown-timeout MS    on SIGINT/SIGTERM, let in-flight work finish this long
                            (default: the config's shutdownTimeoutMs, else 10000)
   --check                  check the config and exit
+  --print-schema           print the config file's JSON Schema and exit
   -h, --help               show this help
 
 signals: SIGINT/SIGTERM close gracefully (a second one forces it); SIGHUP reloads the config and
@@ -89,6 +93,7 @@ interface RunFlags {
   detach: boolean;
   shutdownTimeoutMs: number | undefined;
   check: boolean;
+  printSchema: boolean;
 }
 
 /** How long a config file must stay quiet before --watch reloads it (editors write in steps). */
@@ -107,6 +112,7 @@ function parseFlags(argv: string[]): RunFlags | 'help' {
       detach: { type: 'boolean' },
       'shutdown-timeout': { type: 'string' },
       check: { type: 'boolean' },
+      'print-schema': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -115,26 +121,33 @@ function parseFlags(argv: string[]): RunFlags | 'help' {
   if (values.help) return 'help';
   if (positionals.length > 1)
     throw new InvalidArgumentError('CONFIG', `expected one config file, got ${positionals.length}`);
-  const int = (flag: string, text: string | undefined, max: number) => {
+  // Flags that override config fields take the same values: checked by those fields' schemas.
+  const whole = (name: string, text: string | undefined, schema: z.ZodType<number>) => {
     if (text === undefined) return undefined;
-    const n = Number(text);
-    if (!/^\d+$/.test(text) || n > max)
-      throw new InvalidArgumentError(`--${flag}`, `expected an integer 0..${max}, got ${text}`);
-    return n;
+    if (!/^\d+$/.test(text))
+      throw new InvalidArgumentError(`--${name}`, `expected a whole number, got ${text}`);
+    return parseOrThrow(schema, Number(text), `--${name}`);
   };
-  if (values['log-dir'] === '')
-    throw new InvalidArgumentError('--log-dir', 'expected a directory, got ""');
+  const logDir = values['log-dir'];
+  if (logDir !== undefined) parseOrThrow(RUN_FLAG_SCHEMAS.logDir, logDir, '--log-dir');
+  const httpHost = values['http-host'];
+  if (httpHost !== undefined) parseOrThrow(RUN_FLAG_SCHEMAS.httpHost, httpHost, '--http-host');
   return {
     configFile: positionals[0] ?? DEFAULT_CONFIG,
     json: values.json ?? false,
     view: !(values['no-view'] ?? false),
-    httpPort: int('http-port', values['http-port'], 65_535),
-    httpHost: values['http-host'],
-    logDir: values['log-dir'] === undefined ? undefined : resolve(values['log-dir']),
+    httpPort: whole('http-port', values['http-port'], RUN_FLAG_SCHEMAS.httpPort),
+    httpHost,
+    logDir: logDir === undefined ? undefined : resolve(logDir),
     watch: values.watch ?? false,
     detach: values.detach ?? false,
-    shutdownTimeoutMs: int('shutdown-timeout', values['shutdown-timeout'], 86_400_000),
+    shutdownTimeoutMs: whole(
+      'shutdown-timeout',
+      values['shutdown-timeout'],
+      RUN_FLAG_SCHEMAS.shutdownTimeoutMs,
+    ),
     check: values.check ?? false,
+    printSchema: values['print-schema'] ?? false,
   };
 }
 
@@ -175,6 +188,10 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (flags === 'help') {
     console.log(RUN_USAGE);
+    return 0;
+  }
+  if (flags.printSchema) {
+    console.log(JSON.stringify(configJsonSchema(), null, 2));
     return 0;
   }
   let config: RunConfig;

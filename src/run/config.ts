@@ -1,9 +1,10 @@
 /**
  * Loading an `atomvisor run` config: read the file (JSON, or a .js/.ts module whose default export
- * is the object or a function returning it), check its structure with the zod schema, then its
- * semantics with the API's own resolvers (resolveSpec, resolveOptions), so the config accepts
- * exactly what `register()` and `createCoordinator()` accept. Every problem becomes a ConfigError
- * line `FILE: servers.NAME.command: reason`; nothing is started before the whole file passed.
+ * is the object or a function returning it) and check it with its zod schema (schema.ts), which is
+ * made of the API's own schemas, so the config accepts exactly what `register()` and
+ * `createCoordinator()` accept and words a problem the same way. Every problem becomes a
+ * ConfigError line `FILE: servers.NAME.command: reason`; nothing is started before the whole file
+ * passed.
  *
  * Relative paths (a server's `cwd`, module probe paths, `stateFile`, `logs.dir`) are taken from the config
  * file's directory, which is also a server's default `cwd`, so a config runs the same from
@@ -12,19 +13,17 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, extname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { z } from 'zod';
-import { type CoordinatorOptions, resolveOptions } from '../coordinator/options.ts';
+import type { CoordinatorOptions } from '../coordinator/options.ts';
 import type { ConnectionSpec } from '../coordinator/spec.ts';
-import { resolveSpec } from '../coordinator/spec.ts';
-import { ConfigError, InvalidArgumentError } from '../errors.ts';
-import { describe } from '../shm/validate.ts';
+import { ConfigError } from '../errors.ts';
+import { problemsOf } from '../schema/issues.ts';
+import type { LogSettings } from './log-files.ts';
 import {
-  DEFAULT_LOG_KEEP,
-  DEFAULT_LOG_MAX_BYTES,
-  type LogSettings,
-  logFileClashes,
-} from './log-files.ts';
-import { COORDINATOR_OPTION_KEYS, configSchema, type RawConfig } from './schema.ts';
+  COORDINATOR_OPTION_KEYS,
+  configSchema,
+  type ParsedConfig,
+  type RawConfig,
+} from './schema.ts';
 
 export const DEFAULT_CONFIG = 'atomvisor.config.json';
 const MODULE_EXTENSIONS = ['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts'];
@@ -48,8 +47,6 @@ export interface RunConfig {
   coordinator: CoordinatorOptions;
 }
 
-type Problem = { path: string; reason: string };
-
 /**
  * Load, check and resolve `file` (relative to `cwd`). Throws ConfigError naming every problem.
  * `fresh`: a .js/.ts config is imported anew (a reload), not taken from the module cache.
@@ -68,8 +65,8 @@ let imports = 0;
 /** Check an already-loaded config object as if it came from `file`. */
 export function parseConfig(input: unknown, file: string): RunConfig {
   const parsed = configSchema.safeParse(input, { reportInput: true });
-  if (!parsed.success) throw new ConfigError(file, parsed.error.issues.flatMap(describeIssue));
-  return resolveConfig(parsed.data, file);
+  if (!parsed.success) throw new ConfigError(file, problemsOf(parsed.error.issues));
+  return resolveConfig(input as RawConfig, parsed.data, file);
 }
 
 async function readConfig(path: string, fresh: boolean): Promise<unknown> {
@@ -117,76 +114,13 @@ async function readConfig(path: string, fresh: boolean): Promise<unknown> {
   }
 }
 
-function joinPath(path: readonly PropertyKey[]): string {
-  return path
-    .map((p, i) =>
-      typeof p === 'number'
-        ? `[${p}]`
-        : /^[A-Za-z_$][\w$-]*$/.test(String(p))
-          ? `${i === 0 ? '' : '.'}${String(p)}`
-          : `[${JSON.stringify(String(p))}]`,
-    )
-    .join('');
-}
-
-/** A zod issue in the words the API's own errors use. */
-function describeIssue(issue: z.core.$ZodIssue): Problem[] {
-  const path = joinPath(issue.path);
-  const at = (key: string) => (path === '' ? key : `${path}.${key}`);
-  switch (issue.code) {
-    case 'unrecognized_keys':
-      return issue.keys.map((key) => ({ path: at(key), reason: 'unknown field' }));
-    case 'invalid_type': {
-      if (issue.input === undefined) return [{ path, reason: 'is required' }];
-      return [
-        {
-          path,
-          reason: `expected ${article(issue.expected)}, got ${Array.isArray(issue.input) ? 'an array' : describe(issue.input)}`,
-        },
-      ];
-    }
-    case 'invalid_union':
-      if ('discriminator' in issue && issue.discriminator !== undefined) {
-        const options = (issue as { options?: unknown[] }).options ?? [];
-        const got = (issue.input as Record<string, unknown> | undefined)?.[issue.discriminator];
-        return [
-          {
-            path,
-            reason:
-              got === undefined
-                ? `is required (one of ${options.join(', ')})`
-                : `expected one of ${options.join(', ')}, got ${describe(got)}`,
-          },
-        ];
-      }
-      return [{ path, reason: issue.message }];
-    case 'invalid_value':
-      return [
-        {
-          path,
-          reason: `expected ${issue.values.map((v) => JSON.stringify(v)).join(' or ')}, got ${describe(issue.input)}`,
-        },
-      ];
-    case 'too_small':
-      if (issue.origin === 'string' && issue.minimum === 1)
-        return [{ path, reason: 'must not be empty' }];
-      return [{ path, reason: `must be ≥ ${String(issue.minimum)}, got ${describe(issue.input)}` }];
-    case 'too_big':
-      return [{ path, reason: `must be ≤ ${String(issue.maximum)}, got ${describe(issue.input)}` }];
-    default:
-      return [{ path, reason: issue.message }];
-  }
-}
-
-function article(type: string): string {
-  const word = type === 'record' ? 'object' : type;
-  return /^[aeiou]/.test(word) ? `an ${word}` : `a ${word}`;
-}
-
-/** The semantic checks, by the API's own resolvers; relative paths made absolute. */
-function resolveConfig(raw: RawConfig, file: string): RunConfig {
+/**
+ * The RunConfig of a config that passed: servers and coordinator options as the file gave them
+ * (register() and createCoordinator() resolve them again, and a reload compares them as written),
+ * relative paths made absolute; the config's own fields with their defaults.
+ */
+function resolveConfig(raw: RawConfig, parsed: ParsedConfig, file: string): RunConfig {
   const dir = dirname(file);
-  const problems: Problem[] = [];
   const servers: ServerEntry[] = [];
   for (const [name, server] of Object.entries(raw.servers)) {
     const { replicas = 1, ...rest } = server;
@@ -195,13 +129,6 @@ function resolveConfig(raw: RawConfig, file: string): RunConfig {
       const p = spec[probe];
       if (p?.kind === 'module' && !p.path.startsWith('file:') && !isAbsolute(p.path))
         spec[probe] = { ...p, path: resolve(dir, p.path) };
-    }
-    const field = `servers${joinPath([name]).startsWith('[') ? '' : '.'}${joinPath([name])}`;
-    try {
-      resolveSpec(spec, field);
-    } catch (error) {
-      if (!(error instanceof InvalidArgumentError)) throw error;
-      problems.push({ path: error.field, reason: error.reason });
     }
     servers.push({ name, spec, replicas });
   }
@@ -212,31 +139,16 @@ function resolveConfig(raw: RawConfig, file: string): RunConfig {
   }
   if (typeof coordinator.stateFile === 'string')
     coordinator.stateFile = resolve(dir, coordinator.stateFile);
-  try {
-    resolveOptions(coordinator);
-  } catch (error) {
-    if (!(error instanceof InvalidArgumentError)) throw error;
-    problems.push({ path: error.field.replace(/^options\.?/, ''), reason: error.reason });
-  }
-  if (raw.logs !== undefined) problems.push(...logFileClashes(Object.keys(raw.servers)));
-  if (problems.length > 0) throw new ConfigError(file, problems);
   return {
     file,
     servers,
-    http:
-      raw.http === undefined
-        ? undefined
-        : { host: raw.http.host ?? '127.0.0.1', port: raw.http.port },
-    shutdownTimeoutMs: raw.shutdownTimeoutMs ?? 10_000,
+    http: parsed.http,
+    shutdownTimeoutMs: parsed.shutdownTimeoutMs,
     logs:
-      raw.logs === undefined
+      parsed.logs === undefined
         ? undefined
-        : {
-            dir: resolve(dir, raw.logs.dir),
-            maxBytes: raw.logs.maxBytes ?? DEFAULT_LOG_MAX_BYTES,
-            keep: raw.logs.keep ?? DEFAULT_LOG_KEEP,
-          },
-    detach: raw.detach ?? false,
+        : { ...parsed.logs, dir: resolve(dir, parsed.logs.dir) },
+    detach: parsed.detach,
     coordinator: coordinator as CoordinatorOptions,
   };
 }

@@ -44,15 +44,18 @@ export function logFileName(server: string): string {
  * Servers whose log files would be the same file (after logFileName), or atomvisor's own: one
  * problem per clash, as `{ path: 'servers.NAME', reason }`.
  */
-export function logFileClashes(servers: readonly string[]): { path: string; reason: string }[] {
+export function logFileClashes(
+  servers: readonly string[],
+): { name: string; path: string; reason: string }[] {
   const taken = new Map<string, string>([[EVENT_LOG_FILE, "atomvisor's own event log"]]);
-  const problems: { path: string; reason: string }[] = [];
+  const problems: { name: string; path: string; reason: string }[] = [];
   for (const name of servers) {
     const file = logFileName(name);
     const other = taken.get(file);
     if (other === undefined) taken.set(file, `server ${JSON.stringify(name)}'s`);
     else
       problems.push({
+        name,
         path: `servers.${name}`,
         reason: `its log file ${file} would also be ${other}: rename it`,
       });

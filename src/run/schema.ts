@@ -1,148 +1,108 @@
 /**
- * The zod schema of an `atomvisor run` config file. Its shapes are the API's own: a server is a
- * ConnectionSpec (src/coordinator/spec.ts) plus `replicas`, its probes are ProbeSpecs
- * (src/probes/spec.ts), and the top level takes every CoordinatorOption — so a config and an
- * embedding read alike. The schema checks structure (unknown fields, types, required fields);
- * the API's own resolvers then check the semantics (ranges, combinations), in config.ts.
+ * The zod schema of an `atomvisor run` config file, made of the API's own schemas: a server is a
+ * connection spec (src/coordinator/spec.ts) plus `replicas`, its probes are probe specs
+ * (src/probes/spec.ts), and the top level takes every coordinator option
+ * (src/coordinator/options.ts) — so a config and an embedding accept the same values and report
+ * the same field and reason for a bad one. Only what is the config's own is defined here.
+ *
+ * configJsonSchema() is the JSON Schema of the same thing for editors (`$schema` in a config file;
+ * `atomvisor run --print-schema`; shipped as schema/atomvisor.config.schema.json). It leaves out
+ * the function fields (onStart, onRequest, onNotification), which only .js/.ts configs can hold.
  */
 import { z } from 'zod';
+import { COORDINATOR_OPTION_FIELDS, replicasSchema } from '../coordinator/options.ts';
+import { SPEC_DATA_FIELDS, SPEC_FIELDS, specRules } from '../coordinator/spec.ts';
+import { DAY_MS, int, ms, nonEmpty } from '../schema/fields.ts';
+import { toJsonSchema } from '../schema/json-schema.ts';
+import { DEFAULT_LOG_KEEP, DEFAULT_LOG_MAX_BYTES, logFileClashes } from './log-files.ts';
 
-const count = (min: number) => z.number().int().min(min);
-const ms = z.number().min(0);
+const replicas = replicasSchema.default(1).describe('Identical processes for this key.');
 
-const timing = {
-  periodMs: z.number().positive().optional(),
-  timeoutMs: z.number().positive().optional(),
-  initialDelayMs: ms.optional(),
-  failureThreshold: count(1).optional(),
-  successThreshold: count(1).optional(),
+/** Config fields the command line can override (--http-host/-port, --log-dir, --shutdown-timeout). */
+export const RUN_FLAG_SCHEMAS = {
+  httpHost: nonEmpty().default('127.0.0.1').describe('The address to bind.'),
+  httpPort: int(0, 65_535).describe('0: any free port.'),
+  logDir: nonEmpty().describe("Relative to the config file's directory."),
+  shutdownTimeoutMs: ms(0, DAY_MS)
+    .default(10_000)
+    .describe(
+      'On SIGINT/SIGTERM, how long in-flight work may finish before processes are stopped.',
+    ),
 };
 
-export const probeSchema = z.discriminatedUnion('kind', [
-  z.strictObject({
-    kind: z.literal('jsonrpc'),
-    method: z.string().min(1),
-    params: z.unknown().optional(),
-    ...timing,
-  }),
-  z.strictObject({
-    kind: z.literal('exec'),
-    command: z.string().min(1),
-    args: z.array(z.string()).optional(),
-    ...timing,
-  }),
-  z.strictObject({
-    kind: z.literal('tcp'),
-    port: count(1).max(65_535),
-    host: z.string().min(1).optional(),
-    ...timing,
-  }),
-  z.strictObject({ kind: z.literal('http'), url: z.string().min(1), ...timing }),
-  z.strictObject({
-    kind: z.literal('module'),
-    path: z.string().min(1),
-    export: z.string().min(1).optional(),
-    ...timing,
-  }),
-]);
-
-const message = z.strictObject({ method: z.string().min(1), params: z.unknown().optional() });
-
-export const serverSchema = z.strictObject({
-  command: z.string().min(1),
-  args: z.array(z.string()).optional(),
-  env: z.record(z.string(), z.string()).optional(),
-  cwd: z.string().min(1).optional(),
-  replicas: count(1).max(1024).optional(),
-  inheritEnv: z.boolean().optional(),
-  protocol: z.enum(['jsonrpc-lines', 'lsp', 'none']).optional(),
-  initialize: z.strictObject({ ...message.shape, notification: message.optional() }).optional(),
-  /** Only in .js/.ts configs: a function cannot be written in JSON. */
-  onStart: z
-    .custom<(connection: unknown) => unknown>((v) => typeof v === 'function', {
-      message: 'expected a function',
-    })
-    .optional(),
-  liveness: probeSchema.optional(),
-  readiness: probeSchema.optional(),
-  startup: probeSchema.optional(),
-  /** Resident memory of the server's whole process group, in MiB; over it, the replica is retired. */
-  maxMemoryMb: z.number().min(1).optional(),
-});
-
-/** Every CoordinatorOption (src/coordinator/options.ts), same names, same nesting. */
-const coordinatorOptions = {
-  capacity: count(1).optional(),
-  ioWorkers: count(1).optional(),
-  maxInFlight: count(1).optional(),
-  maxQueued: count(0).optional(),
-  maxWaiting: count(0).optional(),
-  requestTimeoutMs: ms.optional(),
-  maxTotalTimeoutMs: ms.optional(),
-  acquireTimeoutMs: ms.optional(),
-  startTimeoutMs: ms.optional(),
-  maxLineBytes: count(1).optional(),
-  stop: z.strictObject({ stdinGraceMs: ms.optional(), termGraceMs: ms.optional() }).optional(),
-  restart: z
-    .strictObject({
-      initialDelayMs: ms.optional(),
-      maxDelayMs: ms.optional(),
-      resetAfterMs: ms.optional(),
-      maxRestarts: count(0).optional(),
-      windowMs: ms.optional(),
-    })
-    .optional(),
-  housekeeping: z
-    .strictObject({
-      intervalMs: ms.optional(),
-      idleTimeoutMs: ms.optional(),
-      maxLifetimeMs: ms.optional(),
-      lifetimeVariance: z.number().min(0).optional(),
-      leakDetectionMs: ms.optional(),
-      leaseTimeoutMs: ms.optional(),
-      memoryCheckMs: ms.optional(),
-      measureMemory: z.boolean().optional(),
-    })
-    .optional(),
-  env: z
-    .strictObject({ allow: z.array(z.string()).optional(), inherit: z.boolean().optional() })
-    .optional(),
-  probes: z
-    .strictObject({ threads: count(1).optional(), tasksPerThread: count(1).optional() })
-    .optional(),
-  stateFile: z.string().min(1).optional(),
-};
-
-export const COORDINATOR_OPTION_KEYS = Object.keys(coordinatorOptions);
-
-export const configSchema = z.strictObject({
-  /** Editors' JSON schema pointer; ignored. */
-  $schema: z.string().optional(),
-  servers: z
-    .record(z.string().min(1), serverSchema)
-    .refine((servers) => Object.keys(servers).length > 0, { message: 'name at least one server' }),
+/** The fields that are the config's own, not a coordinator option. */
+const RUN_FIELDS = {
   http: z
     .strictObject({
-      host: z.string().min(1).optional(),
-      port: count(0).max(65_535),
+      host: RUN_FLAG_SCHEMAS.httpHost,
+      port: RUN_FLAG_SCHEMAS.httpPort,
     })
-    .optional(),
-  /** SIGINT/SIGTERM: how long in-flight work may finish before processes are stopped. */
-  shutdownTimeoutMs: ms.optional(),
-  /** Each server's output to DIR/NAME.log and the event log to DIR/atomvisor.log, rotated by size. */
+    .optional()
+    .describe('Serve /healthz /readyz /status /metrics.'),
+  shutdownTimeoutMs: RUN_FLAG_SCHEMAS.shutdownTimeoutMs,
   logs: z
     .strictObject({
-      dir: z.string().min(1),
-      /** Rotate a file once it would grow past this (bytes). */
-      maxBytes: count(1024).optional(),
-      /** Rotated files kept (NAME.log.1 … NAME.log.N); the oldest is deleted. */
-      keep: count(0).max(1000).optional(),
+      dir: RUN_FLAG_SCHEMAS.logDir,
+      maxBytes: int(1024, 2 ** 40)
+        .default(DEFAULT_LOG_MAX_BYTES)
+        .describe('Rotate a file once it would grow past this (bytes).'),
+      keep: int(0, 1000)
+        .default(DEFAULT_LOG_KEEP)
+        .describe('Rotated files kept (NAME.log.1 … NAME.log.N); the oldest is deleted.'),
     })
-    .optional(),
-  /** Keep running when the process that started atomvisor goes away (default: shut down). */
-  detach: z.boolean().optional(),
-  ...coordinatorOptions,
-});
+    .optional()
+    .describe(
+      "Each server's output to DIR/NAME.log and the events to DIR/atomvisor.log, rotated by size.",
+    ),
+  detach: z
+    .boolean()
+    .default(false)
+    .describe('Keep running when the process that started atomvisor goes away.'),
+};
 
-export type ServerConfig = z.infer<typeof serverSchema>;
-export type RawConfig = z.infer<typeof configSchema>;
+/** The top-level fields that are coordinator options (what createCoordinator() gets). */
+export const COORDINATOR_OPTION_KEYS = Object.keys(COORDINATOR_OPTION_FIELDS);
+
+function configSchemaOf<S extends z.ZodType>(server: S) {
+  return z
+    .strictObject({
+      $schema: z
+        .string()
+        .optional()
+        .describe('The JSON Schema of this file, for editors; ignored.'),
+      servers: z
+        .record(nonEmpty(), server)
+        .refine((servers) => Object.keys(servers).length > 0, {
+          message: 'name at least one server',
+        })
+        .meta({ description: 'The servers to supervise, by name.', minProperties: 1 }),
+      ...RUN_FIELDS,
+      ...COORDINATOR_OPTION_FIELDS,
+    })
+    .superRefine((config, ctx) => {
+      if (config.logs === undefined) return;
+      for (const clash of logFileClashes(Object.keys(config.servers)))
+        ctx.addIssue({ code: 'custom', path: ['servers', clash.name], message: clash.reason });
+    })
+    .meta({
+      title: 'atomvisor run config',
+      description:
+        'The servers `atomvisor run` supervises, and the coordinator options it runs them with (docs/run.md).',
+    });
+}
+
+/** What parseConfig checks: .js/.ts configs may hold functions (onStart, onRequest, ...). */
+export const configSchema = configSchemaOf(
+  z.strictObject({ ...SPEC_FIELDS, replicas }).superRefine(specRules),
+);
+
+/** The JSON config file's schema: the same, without the function fields. */
+const jsonConfigSchema = configSchemaOf(z.strictObject({ ...SPEC_DATA_FIELDS, replicas }));
+
+/** The JSON Schema of a config file (draft 2020-12), for editors and `--print-schema`. */
+export function configJsonSchema(): Record<string, unknown> {
+  return toJsonSchema(jsonConfigSchema);
+}
+
+export type RawConfig = z.input<typeof configSchema>;
+export type ParsedConfig = z.output<typeof configSchema>;

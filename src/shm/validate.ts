@@ -49,15 +49,33 @@ export function checkWordRange(
   return index;
 }
 
+/**
+ * The longest delay a Node timer takes: a longer one overflows and fires after 1 ms. It is the
+ * largest finite timeout any atomvisor call accepts (Infinity means no limit), so code that arms a
+ * timer for a checked timeout never needs to clamp it.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * The one timeout rule, for every call that takes one (shm primitives, the coordinator, the
+ * request tracker): undefined → undefined (the caller's default), Infinity → undefined (no limit),
+ * otherwise milliseconds in [0, MAX_TIMER_MS]. Cheap enough for per-request paths.
+ */
 export function checkTimeout(timeoutMs: unknown, field = 'timeoutMs'): number | undefined {
-  if (timeoutMs === undefined) return undefined;
-  if (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs) || timeoutMs < 0) {
+  if (timeoutMs === undefined || timeoutMs === Number.POSITIVE_INFINITY) return undefined;
+  if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) {
     throw new InvalidArgumentError(
       field,
-      `expected a number of milliseconds ≥ 0, got ${describe(timeoutMs)}`,
+      `expected a number of milliseconds ≥ 0 (or Infinity: no limit), got ${describe(timeoutMs)}`,
     );
   }
-  return timeoutMs === Number.POSITIVE_INFINITY ? undefined : timeoutMs;
+  if (timeoutMs > MAX_TIMER_MS) {
+    throw new InvalidArgumentError(
+      field,
+      `${timeoutMs} ms is longer than a Node timer can wait (${MAX_TIMER_MS}); use Infinity for no limit`,
+    );
+  }
+  return timeoutMs;
 }
 
 export function checkSignal(signal: unknown, field = 'signal'): AbortSignal | undefined {

@@ -52,6 +52,7 @@ import {
   checkInteger,
   checkSignal,
   checkTimeout,
+  MAX_TIMER_MS,
 } from '../shm/validate.ts';
 import {
   decodeState,
@@ -66,9 +67,6 @@ import {
 } from './state.ts';
 
 export const TABLE_HANDLE_KIND = 'atomvisor.table';
-
-/** Longer timers overflow in Node (they fire after 1 ms): such waits are treated as unbounded. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface SlotTableHandle {
   readonly kind: typeof TABLE_HANDLE_KIND;

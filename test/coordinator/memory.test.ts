@@ -215,8 +215,8 @@ describe('spec.maxMemoryMb', () => {
   it('rejects a bad limit or check interval, naming the field', async () => {
     const c = coordinators.make();
     for (const [value, reason] of [
-      [0, /out of range/],
-      [-5, /out of range/],
+      [0, /must be ≥ 1, got 0/],
+      [-5, /must be ≥ 1, got -5/],
       ['200M', /expected a number/],
     ] as const) {
       await expect(c.register('bad', echoSpec({ maxMemoryMb: value }))).rejects.toMatchObject({

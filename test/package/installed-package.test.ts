@@ -4,8 +4,8 @@
  * shares a Mutex and a SharedChannel with a worker through their handles, and runs a coordinator
  * (whose IO workers start from the shipped dist/workers/io-worker.js) over the echo fixture.
  */
-import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type InstalledProject, installPacked, REPO as repo, run } from './packed.ts';
 
@@ -253,6 +253,25 @@ describe('the installed package', () => {
     const bin = join(project, 'node_modules', '.bin', 'atomvisor');
     const { stdout } = await run(process.execPath, [bin, 'version'], { cwd: project });
     expect(stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it('ships the config JSON Schema that run --print-schema prints, where the examples point', async () => {
+    const bin = join(project, 'node_modules', '.bin', 'atomvisor');
+    const { stdout } = await run(process.execPath, [bin, 'run', '--print-schema'], {
+      cwd: project,
+    });
+    const pkg = join(project, 'node_modules', 'atomvisor');
+    const shipped = JSON.parse(
+      await readFile(join(pkg, 'schema', 'atomvisor.config.schema.json'), 'utf8'),
+    );
+    expect(JSON.parse(stdout)).toEqual(shipped);
+    expect(shipped).toMatchObject({ title: 'atomvisor run config' });
+    const example = JSON.parse(
+      await readFile(join(pkg, 'examples', 'three-servers.config.json'), 'utf8'),
+    ) as { $schema: string };
+    expect(resolve(pkg, 'examples', example.$schema)).toBe(
+      join(pkg, 'schema', 'atomvisor.config.schema.json'),
+    );
   });
 
   it('ships types and no TypeScript sources', async () => {

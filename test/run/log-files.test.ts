@@ -153,10 +153,15 @@ describe('LogFile', () => {
     expect(logFileName('..x')).toBe('_x.log');
     expect(logFileClashes(['a/b', 'a_b', 'atomvisor', 'ok'])).toEqual([
       {
+        name: 'a_b',
         path: 'servers.a_b',
         reason: expect.stringMatching(/a_b\.log would also be server "a\/b"'s/),
       },
-      { path: 'servers.atomvisor', reason: expect.stringMatching(/atomvisor's own event log/) },
+      {
+        name: 'atomvisor',
+        path: 'servers.atomvisor',
+        reason: expect.stringMatching(/atomvisor's own event log/),
+      },
     ]);
   });
 });
