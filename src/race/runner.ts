@@ -16,13 +16,22 @@ import type { Worker } from 'node:worker_threads';
 import { AtomvisorError, InvalidArgumentError } from '../errors.ts';
 import { spawnWorker, workerEntry } from '../spawn-worker.ts';
 import type { BatchMessage, DoneMessage, FromActor, LoadMessage } from './actor-host.ts';
-import { ExploreControl, OPS, S, STRATEGY_CODES, SX, T, X } from './control.ts';
+import {
+  ActorStatus,
+  ExploreControl,
+  ExploreWord,
+  MAX_EXPLORE_ACTORS,
+  OP_NAMES,
+  PRIVATE_BUFFER_IDS,
+  STRATEGY_CODES,
+  StressWord,
+  TrialStatus,
+} from './control.ts';
 import {
   type ArbiterContext,
   type Expect,
   type FaultOptions,
   InvariantViolation,
-  MAX_EXPLORE_ACTORS,
   type RaceMode,
   type RaceTest,
 } from './define.ts';
@@ -279,12 +288,13 @@ function describeOps(snapshot: TrialSnapshot, n: number, only: 'blocked' | 'all'
       number,
       number,
     ];
-    if (only === 'blocked' && (status === S.DONE || status === S.KILLED)) continue;
+    if (only === 'blocked' && (status === ActorStatus.DONE || status === ActorStatus.KILLED))
+      continue;
     const where =
       buf < 0
         ? ''
-        : ` on ${buf >= 0x100000 ? 'a private buffer' : `buffer #${buf}`} at byte ${byte}`;
-    parts.push(`actor ${t} ${STATUS_WORDS[status] ?? 'at'} Atomics.${OPS[op] ?? op}${where}`);
+        : ` on ${buf >= PRIVATE_BUFFER_IDS ? 'a private buffer' : `buffer #${buf}`} at byte ${byte}`;
+    parts.push(`actor ${t} ${STATUS_WORDS[status] ?? 'at'} Atomics.${OP_NAMES[op] ?? op}${where}`);
   }
   return parts.join('; ');
 }
@@ -360,22 +370,21 @@ export class RaceRunner {
     if (mode === 'explore') {
       control = ExploreControl.create(maxSteps);
       const i = control.i32;
-      i[X.N] = n;
-      i[X.STRATEGY] = strategyCode;
-      i[X.MAX_STEPS] = maxSteps;
-      i[X.PCT_DEPTH] = test.explore.pctDepth;
-      i[X.BOUND] = test.explore.preemptionBound;
-      i[X.SPURIOUS_PPM] = spuriousPpm;
-      i[X.TRIAL] = -1;
-      i[X.PREFIX_LEN] = 0;
+      i[ExploreWord.STRATEGY] = strategyCode;
+      i[ExploreWord.MAX_STEPS] = maxSteps;
+      i[ExploreWord.PCT_DEPTH] = test.explore.pctDepth;
+      i[ExploreWord.PREEMPTION_BOUND] = test.explore.preemptionBound;
+      i[ExploreWord.SPURIOUS_PPM] = spuriousPpm;
+      i[ExploreWord.TRIAL] = -1;
+      i[ExploreWord.PREFIX_LEN] = 0;
       if (replay) {
         const len = Math.min(replay.choices.length, control.maxDecisions);
         control.forced.set(replay.choices.subarray(0, len));
-        i[X.PREFIX_LEN] = len;
+        i[ExploreWord.PREFIX_LEN] = len;
       }
       controlBuffer = control.buffer;
     } else {
-      controlBuffer = new SharedArrayBuffer(SX.words(n) * 4);
+      controlBuffer = new SharedArrayBuffer(StressWord.WORDS * 4);
       stressCtl = new Int32Array(controlBuffer);
     }
 
@@ -461,7 +470,7 @@ export class RaceRunner {
       if (stressCtl) {
         for (let w = 0; w < stressCtl.length; w++) RA.store(stressCtl, w, 0);
       } else if (control) {
-        RA.store(control.i32, X.LIN_CLOCK, 0);
+        RA.store(control.i32, ExploreWord.LIN_CLOCK, 0);
       }
 
       const batchStart = performance.now();
@@ -520,13 +529,13 @@ export class RaceRunner {
         const seed = seeds[k]!;
         let id: string;
         let detail: string | undefined;
-        if (snap && snap.status === T.DEADLOCK) {
+        if (snap && snap.status === TrialStatus.DEADLOCK) {
           id = 'deadlock';
           detail = `every live actor waits and none can wake: ${describeOps(snap, n, 'blocked')}`;
-        } else if (snap && snap.status === T.LIVELOCK) {
+        } else if (snap && snap.status === TrialStatus.LIVELOCK) {
           id = 'livelock';
           detail = `no end after ${snap.steps} scheduling steps (explore.maxSteps ${maxSteps}): ${describeOps(snap, n, 'blocked')}`;
-        } else if (snap && snap.status === T.DIVERGED) {
+        } else if (snap && snap.status === TrialStatus.DIVERGED) {
           id = replay ? 'error:replay-diverged' : 'error:nondeterministic';
           detail = replay
             ? 'the trace no longer fits the test: a forced choice was not possible (was the test changed?)'
@@ -696,9 +705,9 @@ export class RaceRunner {
   ): Promise<(DoneMessage | 'killed')[] | Timeout> {
     const n = threads.length;
     const progress = (): number => {
-      if (control) return RA.load(control.i32, X.PROGRESS);
-      let sum = RA.load(stressCtl!, SX.BARRIER);
-      for (let t = 0; t < n; t++) sum += RA.load(stressCtl!, SX.PROGRESS + t);
+      if (control) return RA.load(control.i32, ExploreWord.PROGRESS);
+      let sum = RA.load(stressCtl!, StressWord.ARRIVED);
+      for (let t = 0; t < n; t++) sum += RA.load(stressCtl!, StressWord.TRIALS_DONE + t);
       return sum;
     };
     const replies: (DoneMessage | 'killed' | undefined)[] = new Array(n);
@@ -772,17 +781,17 @@ export class RaceRunner {
     const n = test.actors.length;
     const after = `${test.timeoutMs} ms without progress`;
     if (mode === 'explore' && control) {
-      const turn = RA.load(control.i32, X.TURN);
+      const turn = RA.load(control.i32, ExploreWord.TURN);
       const snap = snapshotOf(control, n, 0);
       return new Timeout(
         `${after}: actor ${turn} holds the schedule and makes no Atomics call (an endless loop, or a blocking call the harness cannot see)${
           turn >= 0 ? `; ${describeOps(snap, n, 'all')}` : ''
         }`,
-        Math.max(0, control.i32[X.TRIAL]!),
+        Math.max(0, control.i32[ExploreWord.TRIAL]!),
       );
     }
     const done: number[] = [];
-    for (let t = 0; t < n; t++) done.push(RA.load(stressCtl!, SX.PROGRESS + t));
+    for (let t = 0; t < n; t++) done.push(RA.load(stressCtl!, StressWord.TRIALS_DONE + t));
     const index = Math.min(...done);
     const stuck = done.map((d, t) => (d === index ? t : -1)).filter((t) => t >= 0);
     return new Timeout(
