@@ -21,7 +21,12 @@ import {
 import { ExploreControl, ExploreWord, StressWord } from './control.ts';
 import type { ActorContext, RaceMode, RaceTest } from './define.ts';
 import { testsOfModule } from './define.ts';
-import { RaceTestNotFoundError, RaceUnsupportedError } from './errors.ts';
+import {
+  describeError,
+  type ErrorInfo,
+  RaceTestNotFoundError,
+  RaceUnsupportedError,
+} from './errors.ts';
 import type { HistoryOp } from './linearizability.ts';
 import { importTestModule } from './load.ts';
 import { type ActorResult, errorResult } from './outcomes.ts';
@@ -66,15 +71,15 @@ export type ToActor = LoadMessage | BatchMessage | { type: 'exit' };
 
 export type FromActor =
   | { type: 'loaded'; threadId: number }
-  | { type: 'load-error'; error: { name: string; code?: string; message: string } }
+  | { type: 'load-error'; error: ErrorInfo }
   | DoneMessage
-  | { type: 'fatal'; error: { name: string; code?: string; message: string } };
+  | { type: 'fatal'; error: ErrorInfo };
 
 const DELAY_SPINS = 20_000;
 
-function serialError(error: unknown): { name: string; code?: string; message: string } {
-  const r = errorResult(error);
-  return 'e' in r ? r.e : { name: 'Error', message: String(error) };
+/** An error to post to the main thread (named like an actor's error result). */
+function serialError(error: unknown): ErrorInfo {
+  return describeError(error, 'thrown');
 }
 
 function isPrimitive(v: unknown): boolean {
