@@ -10,8 +10,8 @@ import { AtomvisorError, InvalidArgumentError } from '../errors.ts';
 import type { FaultOptions, RaceMode } from './define.ts';
 import { details, fmt, formatReport, seconds } from './report.ts';
 import { replayTrace, runRace } from './run.ts';
-import type { ExploreStrategy } from './runner.ts';
 import { formatSelfCheck, selfCheck } from './self-check.ts';
+import type { ExploreStrategy } from './test-report.ts';
 
 export const RACE_USAGE = `usage: atomvisor race [FILES...] [options]
 

@@ -3,7 +3,7 @@
  * every test that saw a forbidden, interesting, unlisted or harness outcome.
  */
 import type { RaceReport } from './run.ts';
-import type { OutcomeRow, TestReport } from './runner.ts';
+import type { OutcomeRow, TestReport } from './test-report.ts';
 
 const number = new Intl.NumberFormat('en-US');
 

@@ -8,8 +8,9 @@ import { InvalidArgumentError } from '../errors.ts';
 import type { FaultOptions, RaceMode, RaceTest } from './define.ts';
 import { describeError, RaceTestNotFoundError } from './errors.ts';
 import { fileUrlOf, loadTests } from './load.ts';
-import { type ExploreStrategy, emptyTestReport, RaceRunner, type TestReport } from './runner.ts';
+import { RaceRunner } from './runner.ts';
 import { builtinSuiteFiles } from './suites/index.ts';
+import { type ExploreStrategy, emptyTestReport, type TestReport } from './test-report.ts';
 import { decodeTrace } from './trace.ts';
 
 export interface RaceOptions {

@@ -10,8 +10,9 @@ import type { RaceTest } from './define.ts';
 import { loadTests } from './load.ts';
 import { PLANTED_VARIANTS, type PlantedVariant } from './planted/index.ts';
 import { fmt, seconds } from './report.ts';
-import { type ExploreStrategy, RaceRunner, type TestReport } from './runner.ts';
+import { RaceRunner } from './runner.ts';
 import { builtinSuiteFiles } from './suites/index.ts';
+import type { ExploreStrategy, TestReport } from './test-report.ts';
 
 export interface SelfCheckOptions {
   seed?: number;
