@@ -18,7 +18,7 @@ import {
   useExplore,
   useStress,
 } from './atomics-shim.ts';
-import { ExploreControl, ExploreWord, StressWord } from './control.ts';
+import { ExploreControl, ExploreWord, StressWord, type TrialSnapshot } from './control.ts';
 import type { ActorContext, RaceMode, RaceTest } from './define.ts';
 import { testsOfModule } from './define.ts';
 import {
@@ -32,7 +32,7 @@ import { importTestModule } from './load.ts';
 import { type ActorResult, errorResult } from './outcomes.ts';
 import { hashSeed } from './prng.ts';
 import { RealAtomics as RA, realPause } from './real-atomics.ts';
-import { ExploreScheduler, RaceAbort, type TrialSnapshot } from './scheduler.ts';
+import { ExploreScheduler, RaceAbort } from './scheduler.ts';
 
 export interface LoadMessage {
   type: 'load';

@@ -277,6 +277,47 @@ export class ExploreControl {
   }
 }
 
+/** A trial as the explore control buffer holds it once it has ended (`snapshotOf`). */
+export interface TrialSnapshot {
+  /** Trial number within the batch. */
+  index: number;
+  status: number;
+  steps: number;
+  ffSteps: number;
+  decisions: number;
+  choices: Uint8Array;
+  killed: number;
+  /** Per actor: last op code, its buffer id and byte offset, final status. */
+  ops: number[];
+}
+
+/** Read a finished trial out of the control buffer. */
+export function snapshotOf(control: ExploreControl, n: number, index: number): TrialSnapshot {
+  const i = control.i32;
+  const decisions = Math.min(i[ExploreWord.DECISIONS]!, control.maxDecisions);
+  const ops: number[] = [];
+  for (let t = 0; t < n; t++) {
+    const base = actorBase(t);
+    const final = i[base + ActorWord.FINAL]!;
+    ops.push(
+      i[base + ActorWord.OP]!,
+      i[base + ActorWord.OP_BUF]!,
+      i[base + ActorWord.OP_BYTE]!,
+      final >= 0 ? final : i[base + ActorWord.STATUS]!,
+    );
+  }
+  return {
+    index,
+    status: i[ExploreWord.TRIAL_STATUS]!,
+    steps: i[ExploreWord.STEPS]!,
+    ffSteps: i[ExploreWord.FAST_FORWARDED]!,
+    decisions,
+    choices: control.chosen.slice(0, decisions),
+    killed: i[ExploreWord.KILLED_ACTOR]!,
+    ops,
+  };
+}
+
 const STRESS_PER_ACTOR_AT = 16;
 
 /**

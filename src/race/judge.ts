@@ -5,7 +5,13 @@
  * Grading the id (outcomes.ts) and counting it (test-run.ts) come after.
  */
 import type { DoneMessage } from './actor-host.ts';
-import { ActorStatus, OP_NAMES, PRIVATE_BUFFER_IDS, TrialStatus } from './control.ts';
+import {
+  ActorStatus,
+  OP_NAMES,
+  PRIVATE_BUFFER_IDS,
+  type TrialSnapshot,
+  TrialStatus,
+} from './control.ts';
 import { type ArbiterContext, InvariantViolation, type RaceMode, type RaceTest } from './define.ts';
 import { describeError } from './errors.ts';
 import {
@@ -15,7 +21,6 @@ import {
   shortestFailingPrefix,
 } from './linearizability.ts';
 import { type ActorResult, outcomeId } from './outcomes.ts';
-import type { TrialSnapshot } from './scheduler.ts';
 
 /** A trial's outcome id, and why (a deadlock's waiters, an error's message, a history...). */
 export interface Verdict {

@@ -3,10 +3,10 @@
  *
  * Exactly one actor holds the token (control word TURN) and runs; the others are parked on their
  * own WAKE words. Every Atomics call an actor makes goes through the harness's Atomics wrapper
- * (atomics-shim.ts) to `point()` first: a scheduling point. The token holder runs the strategy on
- * the shared control state (control.ts) to choose who performs the next operation, records the
- * choice, and if it chose another actor hands it the token (Atomics.store + notify with the
- * runtime's own Atomics) and parks until the token comes back. Since only one actor runs at a
+ * (atomics-shim.ts) to `point()` first: a scheduling point. The token holder runs the decision
+ * (decide.ts: the strategy, over the shared control state of control.ts) to choose who performs
+ * the next operation, and if it chose another actor hands it the token (Atomics.store + notify
+ * with the runtime's own Atomics) and parks until the token comes back. Since only one actor runs at a
  * time and every choice comes from the shared PRNG or the forced prefix, a trial is a
  * deterministic function of its seed and its choices: it can be replayed exactly.
  *
@@ -24,7 +24,7 @@
  *   a bounded spin reaches its park path) and switching away, after which it is not scheduled
  *   again until someone writes to a word it has been reading (or nothing else can run: an idle
  *   round, 1 ms of virtual time). This keeps spin loops from eating the step budget.
- * - Fairness: an actor that has run STARVE_LIMIT steps in a row while others could run must yield
+ * - Fairness: an actor that has run 1000 steps in a row while others could run must yield
  *   (and PCT demotes it below everyone), so retry loops that write — which do not count as
  *   spinning — cannot starve the thread they wait for.
  *
@@ -37,16 +37,17 @@ import {
   actorBase,
   type ExploreControl,
   ExploreWord,
-  MAX_CHANGE_POINTS,
   OpCode,
   PRIVATE_BUFFER_IDS,
-  SPINNING_FLAG,
   STRATEGY_CODES,
+  snapshotOf,
+  type TrialSnapshot,
   TrialStatus,
   WaitResult,
   watchBase,
 } from './control.ts';
-import { nextFloat, nextInt, seedRng } from './prng.ts';
+import { backtrack, DEADLOCK, DIVERGED, decide, initPct, LIVELOCK, NONE } from './decide.ts';
+import { seedRng } from './prng.ts';
 import { RealAtomics as RA, realPause } from './real-atomics.ts';
 import { sharedBufferIds } from './state.ts';
 
@@ -58,19 +59,6 @@ export class RaceAbort extends Error {
   }
 }
 
-export interface TrialSnapshot {
-  /** Trial number within the batch. */
-  index: number;
-  status: number;
-  steps: number;
-  ffSteps: number;
-  decisions: number;
-  choices: Uint8Array;
-  killed: number;
-  /** Per actor: last op code, its buffer id and byte offset, final status. */
-  ops: number[];
-}
-
 export interface BatchPlan {
   seeds: ArrayLike<number>;
   /** Per trial: [actor, until] or [-1, 0]. */
@@ -79,10 +67,7 @@ export interface BatchPlan {
   kill: { actor: number; step: number } | null;
 }
 
-const NONE = -1;
-const DEADLOCK = -2;
-const LIVELOCK = -3;
-const DIVERGED = -4;
+const { pct: PCT, dfs: DFS } = STRATEGY_CODES;
 
 const SPIN_TOKEN = 64;
 const SPIN_REPEAT = 3;
@@ -90,31 +75,8 @@ const SPIN_REPEAT = 3;
 const FF_CAP = 1024;
 /** Fast-forwarded reads per trial, as a multiple of maxSteps, before it counts as a livelock. */
 const FF_BUDGET = 20;
-const MAX_IDLE_ROUNDS = 1000;
-/** Consecutive steps one actor may run while others could: then it must yield (fairness). */
-const STARVE_LIMIT = 1000;
 const STEP_MS = 0.001;
-const IDLE_MS = 1;
 const CLOCK_START = 1000;
-
-const { random: RANDOM, pct: PCT, dfs: DFS, replay: REPLAY } = STRATEGY_CODES;
-
-function lowestBit(mask: number): number {
-  return 31 - Math.clz32(mask & -mask);
-}
-
-function bitCount(mask: number): number {
-  let m = mask - ((mask >>> 1) & 0x55555555);
-  m = (m & 0x33333333) + ((m >>> 2) & 0x33333333);
-  return (Math.imul((m + (m >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24) & 0xff;
-}
-
-function nthBit(mask: number, nth: number): number {
-  for (let m = mask; m !== 0; m &= m - 1) {
-    if (nth-- === 0) return lowestBit(m);
-  }
-  return lowestBit(mask);
-}
 
 const coercers = new Map<unknown, { [i: number]: unknown }>();
 /** `value` converted as storing it into `ta` would (for comparing with a loaded element). */
@@ -237,7 +199,7 @@ export class ExploreScheduler {
       i[ExploreWord.PCT_HORIZON] = i[ExploreWord.DECISIONS]!;
     const strategy = i[ExploreWord.STRATEGY]!;
     if (strategy === DFS) {
-      if (i[ExploreWord.TRIAL]! >= 0) this.#backtrack(previous);
+      if (i[ExploreWord.TRIAL]! >= 0) backtrack(this.control, this.n, previous);
       else i[ExploreWord.PREFIX_LEN] = 0;
       if (i[ExploreWord.EXHAUSTED] !== 0) return;
     }
@@ -270,48 +232,7 @@ export class ExploreScheduler {
       i[base + ActorWord.OP_BYTE] = -1;
       i[base + ActorWord.FINAL] = -1;
     }
-    if (strategy === PCT) {
-      const depth = i[ExploreWord.PCT_DEPTH]!;
-      const order = Array.from({ length: this.n }, (_, t) => t);
-      for (let t = this.n - 1; t > 0; t--) {
-        const j = nextInt(i, ExploreWord.RNG, t + 1);
-        const tmp = order[t]!;
-        order[t] = order[j]!;
-        order[j] = tmp;
-      }
-      for (let t = 0; t < this.n; t++) i[actorBase(t) + ActorWord.PRIORITY] = depth + order[t]!;
-      const k2 = Math.max(i[ExploreWord.PCT_HORIZON]!, 4);
-      for (let j = 0; j < MAX_CHANGE_POINTS; j++) {
-        i[ExploreWord.CHANGE_POINTS + j] = j < depth - 1 ? nextInt(i, ExploreWord.RNG, k2) : -1;
-      }
-    }
-  }
-
-  /** DFS: move to the next unexplored schedule within the preemption bound, or exhaust. */
-  #backtrack(depth: number): void {
-    const i = this.#i;
-    const c = this.control;
-    const n = this.n;
-    const bound = i[ExploreWord.PREEMPTION_BOUND]!;
-    for (let d = Math.min(depth, c.maxDecisions) - 1; d >= 0; d--) {
-      const enabled = c.enabled[d]!;
-      let alt = enabled & ~c.tried[d]!;
-      const cur = c.current[d]!;
-      const curT = cur < 0 ? -1 : cur & (SPINNING_FLAG - 1);
-      const spin = cur >= 0 && (cur & SPINNING_FLAG) !== 0;
-      while (alt !== 0) {
-        const x = lowestBit(alt);
-        alt &= alt - 1;
-        c.tried[d] = c.tried[d]! | (1 << x);
-        const cost = x >= n ? 1 : curT >= 0 && x !== curT && !spin ? 1 : 0;
-        if (c.preBefore[d]! + cost <= bound) {
-          c.chosen[d] = x;
-          i[ExploreWord.PREFIX_LEN] = d + 1;
-          return;
-        }
-      }
-    }
-    i[ExploreWord.EXHAUSTED] = 1;
+    if (strategy === PCT) initPct(i, this.n);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -624,194 +545,8 @@ export class ExploreScheduler {
     RA.store(i, base + ActorWord.SLEEPING, 0);
   }
 
-  /**
-   * Who performs the next operation: an actor index, or NONE (nothing left to run), DEADLOCK,
-   * LIVELOCK or DIVERGED. Applies timeouts and spurious wake-ups it chooses.
-   */
+  /** The next actor to run, or a code below 0 (decide.ts); `#spinning` tells it this one spins. */
   #decide(): number {
-    const i = this.#i;
-    const n = this.n;
-    for (;;) {
-      let runnable = 0;
-      let spinning = 0;
-      let blocked = 0;
-      let unwind = 0;
-      for (let t = 0; t < n; t++) {
-        const base = actorBase(t);
-        const st = i[base + ActorWord.STATUS];
-        if (st === ActorStatus.READY || st === ActorStatus.START) {
-          runnable |= 1 << t;
-          if (st === ActorStatus.READY && i[base + ActorWord.WATCHING] !== 0) spinning |= 1 << t;
-        } else if (st === ActorStatus.BLOCKED) blocked |= 1 << t;
-        else if (st === ActorStatus.UNWIND) unwind |= 1 << t;
-      }
-      if (unwind !== 0) return lowestBit(unwind);
-      if (runnable === 0) {
-        if (blocked === 0) return NONE;
-        const t = this.#earliestTimeout(blocked, Number.POSITIVE_INFINITY);
-        if (t < 0) return DEADLOCK;
-        return t;
-      }
-      let pool = runnable & ~spinning;
-      if (pool === 0) {
-        // Everyone who could run spins on memory no one is changing: let virtual time pass.
-        if (++i[ExploreWord.IDLE_ROUNDS]! > MAX_IDLE_ROUNDS) return LIVELOCK;
-        this.#f[ExploreWord.CLOCK_F64] = this.#f[ExploreWord.CLOCK_F64]! + IDLE_MS;
-        for (let m = spinning; m !== 0; m &= m - 1)
-          i[actorBase(lowestBit(m)) + ActorWord.WATCHING] = 0;
-        this.#earliestTimeout(blocked, this.#f[ExploreWord.CLOCK_F64]!);
-        continue;
-      }
-      const me = this.me;
-      if (
-        i[ExploreWord.RUN_LENGTH]! >= STARVE_LIMIT &&
-        (pool & (1 << me)) !== 0 &&
-        (pool & ~(1 << me)) !== 0 &&
-        i[actorBase(me) + ActorWord.STATUS] === ActorStatus.READY
-      ) {
-        // Fairness: it has run long enough while others could; make it yield (PCT: demote it).
-        pool &= ~(1 << me);
-        let lowest = Number.POSITIVE_INFINITY;
-        for (let t = 0; t < n; t++)
-          lowest = Math.min(lowest, i[actorBase(t) + ActorWord.PRIORITY]!);
-        i[actorBase(me) + ActorWord.PRIORITY] = lowest - 1;
-        i[ExploreWord.RUN_LENGTH] = 0;
-      }
-      const delayed = i[ExploreWord.DELAY_ACTOR]!;
-      if (delayed >= 0 && i[ExploreWord.DECISIONS]! < i[ExploreWord.DELAY_UNTIL]!) {
-        const without = pool & ~(1 << delayed);
-        if (without !== 0) pool = without;
-      }
-      let mask = pool;
-      if (i[ExploreWord.SPURIOUS_PPM]! > 0) mask |= blocked << n;
-      if ((mask & (mask - 1)) === 0) return lowestBit(mask);
-      return this.#choose(mask, pool);
-    }
+    return decide(this.control, this.n, this.me, this.#spinning);
   }
-
-  /** Time out the blocked actor with the earliest deadline ≤ `limit`; returns it, or -1. */
-  #earliestTimeout(blocked: number, limit: number): number {
-    const i = this.#i;
-    let best = -1;
-    let bestDeadline = limit;
-    for (let m = blocked; m !== 0; m &= m - 1) {
-      const t = lowestBit(m);
-      if (i[actorBase(t) + ActorWord.WAIT_TIMED] === 0) continue;
-      const d = this.#f[ExploreWord.DEADLINES_F64 + t]!;
-      if (d < bestDeadline || (best < 0 && d <= bestDeadline)) {
-        best = t;
-        bestDeadline = d;
-      }
-    }
-    if (best < 0) return -1;
-    if (bestDeadline > this.#f[ExploreWord.CLOCK_F64]!)
-      this.#f[ExploreWord.CLOCK_F64] = bestDeadline;
-    i[actorBase(best) + ActorWord.STATUS] = ActorStatus.READY;
-    i[actorBase(best) + ActorWord.WAIT_RESULT] = WaitResult.TIMED_OUT;
-    return best;
-  }
-
-  /** A real decision between several choices: run the strategy and record it. */
-  #choose(mask: number, runnable: number): number {
-    const i = this.#i;
-    const c = this.control;
-    const n = this.n;
-    const me = this.me;
-    const d = i[ExploreWord.DECISIONS]!;
-    if (d >= c.maxDecisions) return LIVELOCK;
-    const current =
-      i[actorBase(me) + ActorWord.STATUS] === ActorStatus.READY && (mask & (1 << me)) !== 0
-        ? me
-        : -1;
-    const spinning = current >= 0 && this.#spinning;
-    const strategy = i[ExploreWord.STRATEGY]!;
-    let choice: number;
-    if (d < i[ExploreWord.PREFIX_LEN]!) {
-      choice = strategy === REPLAY ? c.forced[d]! : c.chosen[d]!;
-      if ((mask & (1 << choice)) === 0 || choice >= 2 * n) {
-        i[ExploreWord.DIVERGED_AT] = d + 1;
-        return DIVERGED;
-      }
-    } else if (strategy === DFS || strategy === REPLAY) {
-      choice = current >= 0 ? current : lowestBit(runnable);
-    } else {
-      const spurious = mask >>> n;
-      if (spurious !== 0 && nextFloat(i, ExploreWord.RNG) * 1e6 < i[ExploreWord.SPURIOUS_PPM]!) {
-        choice = n + nthBit(spurious, nextInt(i, ExploreWord.RNG, bitCount(spurious)));
-      } else if (strategy === RANDOM) {
-        choice = nthBit(runnable, nextInt(i, ExploreWord.RNG, bitCount(runnable)));
-      } else {
-        choice = this.#pctChoice(d, runnable, current, spinning);
-      }
-    }
-    c.enabled[d] = mask;
-    c.current[d] = current < 0 ? -1 : current | (spinning ? SPINNING_FLAG : 0);
-    c.preBefore[d] = i[ExploreWord.PREEMPTIONS]!;
-    if (d >= i[ExploreWord.PREFIX_LEN]!) c.tried[d] = 1 << choice;
-    c.chosen[d] = choice;
-    i[ExploreWord.DECISIONS] = d + 1;
-    if (choice >= n || (current >= 0 && choice !== current && !spinning))
-      i[ExploreWord.PREEMPTIONS]!++;
-    if (choice >= n) {
-      const t = choice - n;
-      i[actorBase(t) + ActorWord.STATUS] = ActorStatus.READY;
-      i[actorBase(t) + ActorWord.WAIT_RESULT] = WaitResult.OK;
-      return t;
-    }
-    return choice;
-  }
-
-  #pctChoice(d: number, runnable: number, current: number, spinning: boolean): number {
-    const i = this.#i;
-    if (current >= 0) {
-      for (let j = 0; j < MAX_CHANGE_POINTS; j++) {
-        const point = i[ExploreWord.CHANGE_POINTS + j]!;
-        if (point < 0) break;
-        if (point === d) i[actorBase(current) + ActorWord.PRIORITY] = j + 1;
-      }
-    }
-    let candidates = runnable;
-    if (spinning && nextFloat(i, ExploreWord.RNG) < 0.5) {
-      const others = runnable & ~(1 << current);
-      if (others !== 0) candidates = others;
-    }
-    let best = -1;
-    let bestPriority = Number.NEGATIVE_INFINITY;
-    for (let m = candidates; m !== 0; m &= m - 1) {
-      const t = lowestBit(m);
-      const p = i[actorBase(t) + ActorWord.PRIORITY]!;
-      if (p > bestPriority) {
-        best = t;
-        bestPriority = p;
-      }
-    }
-    return best;
-  }
-}
-
-/** Read a finished trial out of the control buffer. */
-export function snapshotOf(control: ExploreControl, n: number, index: number): TrialSnapshot {
-  const i = control.i32;
-  const decisions = Math.min(i[ExploreWord.DECISIONS]!, control.maxDecisions);
-  const ops: number[] = [];
-  for (let t = 0; t < n; t++) {
-    const base = actorBase(t);
-    const final = i[base + ActorWord.FINAL]!;
-    ops.push(
-      i[base + ActorWord.OP]!,
-      i[base + ActorWord.OP_BUF]!,
-      i[base + ActorWord.OP_BYTE]!,
-      final >= 0 ? final : i[base + ActorWord.STATUS]!,
-    );
-  }
-  return {
-    index,
-    status: i[ExploreWord.TRIAL_STATUS]!,
-    steps: i[ExploreWord.STEPS]!,
-    ffSteps: i[ExploreWord.FAST_FORWARDED]!,
-    decisions,
-    choices: control.chosen.slice(0, decisions),
-    killed: i[ExploreWord.KILLED_ACTOR]!,
-    ops,
-  };
 }

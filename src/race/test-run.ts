@@ -17,7 +17,14 @@
 import { AtomvisorError } from '../errors.ts';
 import type { BatchMessage, DoneMessage } from './actor-host.ts';
 import type { ActorPool, ActorThread } from './actor-pool.ts';
-import { ExploreControl, ExploreWord, STRATEGY_CODES, StressWord } from './control.ts';
+import {
+  ExploreControl,
+  ExploreWord,
+  STRATEGY_CODES,
+  StressWord,
+  snapshotOf,
+  type TrialSnapshot,
+} from './control.ts';
 import type { FaultOptions, RaceMode, RaceTest } from './define.ts';
 import { describeError } from './errors.ts';
 import { cutShortVerdict, judgeTrial, type Verdict } from './judge.ts';
@@ -25,7 +32,6 @@ import { OutcomeTally } from './outcome-tally.ts';
 import type { ActorResult } from './outcomes.ts';
 import { hashSeed, Rng } from './prng.ts';
 import { RealAtomics as RA } from './real-atomics.ts';
-import { snapshotOf, type TrialSnapshot } from './scheduler.ts';
 import { checkShareableState } from './state.ts';
 import type { TestReport, TestRunOptions } from './test-report.ts';
 import { encodeTrace, type StrategyName } from './trace.ts';

@@ -4,11 +4,10 @@
  * control buffer — explore: the step counter every scheduling point bumps; stress: the start line
  * and each actor's finished-trial counter — so it needs nothing from the threads themselves.
  */
-import { ExploreControl, ExploreWord, StressWord } from './control.ts';
+import { ExploreControl, ExploreWord, StressWord, snapshotOf } from './control.ts';
 import type { RaceTest } from './define.ts';
 import { describeOps } from './judge.ts';
 import { RealAtomics as RA } from './real-atomics.ts';
-import { snapshotOf } from './scheduler.ts';
 
 /** The watchdog's finding: the batch stopped making progress. */
 export class Stuck {
