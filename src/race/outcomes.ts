@@ -5,6 +5,7 @@
 import type { Expect, OutcomeSpec, RaceTest } from './define.ts';
 import { InvariantViolation } from './define.ts';
 import { describeError, type ErrorInfo } from './errors.ts';
+import { jsonWithBigInts } from './linearizability.ts';
 
 /** One actor's result in one trial, as posted by its worker. */
 export type ActorResult =
@@ -44,7 +45,7 @@ export function formatValue(value: unknown): string | undefined {
     return `[${items.join(' ')}]`;
   }
   try {
-    return JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v));
+    return jsonWithBigInts(value);
   } catch {
     return String(value);
   }
