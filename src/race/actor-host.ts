@@ -18,16 +18,21 @@ import {
   useExplore,
   useStress,
 } from './atomics-shim.ts';
-import { ExploreControl, SX, X } from './control.ts';
+import { ExploreControl, ExploreWord, StressWord, type TrialSnapshot } from './control.ts';
 import type { ActorContext, RaceMode, RaceTest } from './define.ts';
 import { testsOfModule } from './define.ts';
-import { RaceTestNotFoundError, RaceUnsupportedError } from './errors.ts';
+import {
+  describeError,
+  type ErrorInfo,
+  RaceTestNotFoundError,
+  RaceUnsupportedError,
+} from './errors.ts';
 import type { HistoryOp } from './linearizability.ts';
 import { importTestModule } from './load.ts';
 import { type ActorResult, errorResult } from './outcomes.ts';
 import { hashSeed } from './prng.ts';
 import { RealAtomics as RA, realPause } from './real-atomics.ts';
-import { ExploreScheduler, RaceAbort, type TrialSnapshot } from './scheduler.ts';
+import { ExploreScheduler, RaceAbort } from './scheduler.ts';
 
 export interface LoadMessage {
   type: 'load';
@@ -66,15 +71,15 @@ export type ToActor = LoadMessage | BatchMessage | { type: 'exit' };
 
 export type FromActor =
   | { type: 'loaded'; threadId: number }
-  | { type: 'load-error'; error: { name: string; code?: string; message: string } }
+  | { type: 'load-error'; error: ErrorInfo }
   | DoneMessage
-  | { type: 'fatal'; error: { name: string; code?: string; message: string } };
+  | { type: 'fatal'; error: ErrorInfo };
 
 const DELAY_SPINS = 20_000;
 
-function serialError(error: unknown): { name: string; code?: string; message: string } {
-  const r = errorResult(error);
-  return 'e' in r ? r.e : { name: 'Error', message: String(error) };
+/** An error to post to the main thread (named like an actor's error result). */
+function serialError(error: unknown): ErrorInfo {
+  return describeError(error, 'thrown');
 }
 
 function isPrimitive(v: unknown): boolean {
@@ -118,22 +123,22 @@ interface Loaded {
  * together. Parking in the first phase keeps oversubscribed runs from burning CPU.
  */
 function startLine(ctl: Int32Array, target: number): void {
-  if (RA.add(ctl, SX.BARRIER, 1) + 1 >= target) {
-    RA.notify(ctl, SX.BARRIER);
+  if (RA.add(ctl, StressWord.ARRIVED, 1) + 1 >= target) {
+    RA.notify(ctl, StressWord.ARRIVED);
   } else {
     for (let spins = 0; ; spins++) {
-      const seen = RA.load(ctl, SX.BARRIER);
+      const seen = RA.load(ctl, StressWord.ARRIVED);
       if (seen >= target) break;
       if (spins < 2000) realPause();
-      else RA.wait(ctl, SX.BARRIER, seen, 20);
+      else RA.wait(ctl, StressWord.ARRIVED, seen, 20);
     }
   }
-  RA.add(ctl, SX.GO, 1);
+  RA.add(ctl, StressWord.GO, 1);
   for (let spins = 0; ; spins++) {
-    const seen = RA.load(ctl, SX.GO);
+    const seen = RA.load(ctl, StressWord.GO);
     if (seen >= target) break;
     if (spins < 5000) realPause();
-    else RA.wait(ctl, SX.GO, seen, 0.05);
+    else RA.wait(ctl, StressWord.GO, seen, 0.05);
   }
 }
 
@@ -146,10 +151,14 @@ const CHECKPOINT_SPINS = 2000;
  * wait for the OS (trials then overlap less, but the run never crawls).
  */
 function checkpoint(ctl: Int32Array, me: number, actors: number, k: number): void {
-  RA.store(ctl, SX.AT + me, k + 1);
+  RA.store(ctl, StressWord.REACHED + me, k + 1);
   for (let t = 0; t < actors; t++) {
     if (t === me) continue;
-    for (let spins = 0; RA.load(ctl, SX.AT + t) <= k && spins < CHECKPOINT_SPINS; spins++) {
+    for (
+      let spins = 0;
+      RA.load(ctl, StressWord.REACHED + t) <= k && spins < CHECKPOINT_SPINS;
+      spins++
+    ) {
       realPause();
     }
   }
@@ -298,7 +307,7 @@ export class ActorHost {
         result = { k: 'aborted' };
       } else {
         seedActorRandom(hashSeed(batch.seeds[k] ?? 0, loaded.actor, 'actor'));
-        const ctx = this.#context(loaded, batch.base + k, history, X.LIN_CLOCK);
+        const ctx = this.#context(loaded, batch.base + k, history, ExploreWord.LIN_CLOCK);
         try {
           const value = fn(state, ctx);
           if (value !== null && typeof (value as { then?: unknown })?.then === 'function') {
@@ -344,7 +353,7 @@ export class ActorHost {
         delayAt: delayed ? (batch.delays[2 * k + 1] ?? 0) : 0,
         delaySpins: DELAY_SPINS,
       });
-      const ctx = this.#context(loaded, batch.base + k, history, SX.LIN_CLOCK);
+      const ctx = this.#context(loaded, batch.base + k, history, StressWord.LIN_CLOCK);
       let result: ActorResult;
       try {
         let value = fn(state, ctx);
@@ -359,7 +368,7 @@ export class ActorHost {
       ops.push(driver.ops);
       results.push(result);
       histories.push(history);
-      RA.add(ctl, SX.PROGRESS + actor, 1);
+      RA.add(ctl, StressWord.TRIALS_DONE + actor, 1);
     }
     return { type: 'done', results, histories, snapshots: [], ops };
   }

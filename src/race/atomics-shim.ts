@@ -13,7 +13,7 @@
  * In explore mode it also swaps performance.now, Date.now and Math.random for a virtual clock and
  * a per-trial seeded generator while a trial runs, so that trials are deterministic.
  */
-import { OP } from './control.ts';
+import { OpCode } from './control.ts';
 import { RaceUnsupportedError } from './errors.ts';
 import { Rng } from './prng.ts';
 import { RealAtomics as RA, realPause } from './real-atomics.ts';
@@ -143,14 +143,14 @@ function rmw(op: number, ta: AnyTA, index: number, run: () => number | bigint): 
 }
 
 const wrapper = {
-  add: (ta: AnyTA, i: number, v: AnyTA) => rmw(OP.add, ta, i, () => RA.add(ta, i, v)),
-  sub: (ta: AnyTA, i: number, v: AnyTA) => rmw(OP.sub, ta, i, () => RA.sub(ta, i, v)),
-  and: (ta: AnyTA, i: number, v: AnyTA) => rmw(OP.and, ta, i, () => RA.and(ta, i, v)),
-  or: (ta: AnyTA, i: number, v: AnyTA) => rmw(OP.or, ta, i, () => RA.or(ta, i, v)),
-  xor: (ta: AnyTA, i: number, v: AnyTA) => rmw(OP.xor, ta, i, () => RA.xor(ta, i, v)),
+  add: (ta: AnyTA, i: number, v: AnyTA) => rmw(OpCode.add, ta, i, () => RA.add(ta, i, v)),
+  sub: (ta: AnyTA, i: number, v: AnyTA) => rmw(OpCode.sub, ta, i, () => RA.sub(ta, i, v)),
+  and: (ta: AnyTA, i: number, v: AnyTA) => rmw(OpCode.and, ta, i, () => RA.and(ta, i, v)),
+  or: (ta: AnyTA, i: number, v: AnyTA) => rmw(OpCode.or, ta, i, () => RA.or(ta, i, v)),
+  xor: (ta: AnyTA, i: number, v: AnyTA) => rmw(OpCode.xor, ta, i, () => RA.xor(ta, i, v)),
   exchange: (ta: AnyTA, i: number, v: AnyTA) =>
-    rmw(OP.exchange, ta, i, () => RA.exchange(ta, i, v)),
-  store: (ta: AnyTA, i: number, v: AnyTA) => rmw(OP.store, ta, i, () => RA.store(ta, i, v)),
+    rmw(OpCode.exchange, ta, i, () => RA.exchange(ta, i, v)),
+  store: (ta: AnyTA, i: number, v: AnyTA) => rmw(OpCode.store, ta, i, () => RA.store(ta, i, v)),
   load(ta: AnyTA, i: number) {
     const s = explore;
     if (s?.active && shared(ta, i)) {
@@ -158,7 +158,7 @@ const wrapper = {
       const byte = ta.byteOffset + i * ta.BYTES_PER_ELEMENT;
       const current = RA.load(ta, i);
       if (s.skipRead(buf, byte, current)) return current;
-      s.point(OP.load, buf, byte);
+      s.point(OpCode.load, buf, byte);
       const value = RA.load(ta, i);
       s.noteRead(buf, byte, value);
       return value;
@@ -176,7 +176,7 @@ const wrapper = {
       if (current !== want && s.skipRead(buf, byte, current)) {
         return RA.compareExchange(ta, i, expected, replacement);
       }
-      s.point(OP.compareExchange, buf, byte);
+      s.point(OpCode.compareExchange, buf, byte);
       const seen = RA.compareExchange(ta, i, expected, replacement);
       if (seen === want) s.noteWrite(buf, byte);
       else s.noteRead(buf, byte, seen);

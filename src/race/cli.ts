@@ -8,10 +8,10 @@ import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { AtomvisorError, InvalidArgumentError } from '../errors.ts';
 import type { FaultOptions, RaceMode } from './define.ts';
-import { details, fmt, formatReport, seconds } from './report.ts';
+import { details, fmt, formatReport, modeLabel, seconds } from './report.ts';
 import { replayTrace, runRace } from './run.ts';
-import type { ExploreStrategy } from './runner.ts';
 import { formatSelfCheck, selfCheck } from './self-check.ts';
+import type { ExploreStrategy } from './test-report.ts';
 
 export const RACE_USAGE = `usage: atomvisor race [FILES...] [options]
 
@@ -170,7 +170,7 @@ export async function main(argv: string[]): Promise<number> {
       ...(values['no-perturb'] ? { perturb: false } : {}),
       onTestDone: (t) =>
         console.log(
-          `  ${t.test} ${t.mode === 'explore' ? `explore/${t.strategy}` : 'stress'}: ${
+          `  ${t.test} ${modeLabel(t)}: ${
             t.status === 'error'
               ? `error: ${t.error?.message}`
               : t.status === 'failed'

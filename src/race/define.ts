@@ -17,6 +17,7 @@
  * or a crash is never acceptable by accident.
  */
 import { InvalidArgumentError } from '../errors.ts';
+import { MAX_ACTORS, MAX_CHANGE_POINTS } from './control.ts';
 import type { SequentialModel } from './linearizability.ts';
 
 export type Expect = 'acceptable' | 'interesting' | 'forbidden';
@@ -158,9 +159,6 @@ export interface RaceTest<S = unknown> {
 }
 
 const EXPECTS: readonly Expect[] = ['acceptable', 'interesting', 'forbidden'];
-/** Explore mode encodes a choice (run actor t, or wake t spuriously) in one base-36 digit. */
-export const MAX_EXPLORE_ACTORS = 15;
-export const MAX_ACTORS = 64;
 
 function checkExpect(value: unknown, field: string): Expect {
   if (!EXPECTS.includes(value as Expect)) {
@@ -264,7 +262,12 @@ function common<S>(
         20_000,
         1_000_000,
       ),
-      pctDepth: checkPositiveInt(explore.pctDepth, `${prefix}: explore.pctDepth`, 3, 16),
+      pctDepth: checkPositiveInt(
+        explore.pctDepth,
+        `${prefix}: explore.pctDepth`,
+        3,
+        MAX_CHANGE_POINTS,
+      ),
       preemptionBound:
         explore.preemptionBound === 0
           ? 0

@@ -4,6 +4,27 @@
  */
 import { AtomvisorError } from '../errors.ts';
 
+/** An error as it crosses from an actor thread or lands in a report. */
+export interface ErrorInfo {
+  name: string;
+  /** The error's `code`, when it is a string (atomvisor's errors have one). */
+  code?: string;
+  message: string;
+}
+
+/** `error` as an ErrorInfo; something thrown that is not an Error gets the name `nonErrorName`. */
+export function describeError(error: unknown, nonErrorName = 'Error'): ErrorInfo {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return {
+      name: error.name,
+      ...(typeof code === 'string' ? { code } : {}),
+      message: error.message,
+    };
+  }
+  return { name: nonErrorName, message: String(error) };
+}
+
 /** A test file could not be imported (syntax error, missing tsx for a .ts file, ...). */
 export class RaceLoadError extends AtomvisorError {
   readonly file: string;

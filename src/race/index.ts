@@ -46,18 +46,18 @@ export {
   replayTrace,
   runRace,
 } from './run.ts';
-export {
-  type ExploreStrategy,
-  type OutcomeRow,
-  type OutcomeSample,
-  RaceRunner,
-  type TestReport,
-  type TestRunOptions,
-} from './runner.ts';
+export { RaceRunner } from './runner.ts';
 export {
   formatSelfCheck,
   type SelfCheckOptions,
   type SelfCheckReport,
   selfCheck,
 } from './self-check.ts';
+export type {
+  ExploreStrategy,
+  OutcomeRow,
+  OutcomeSample,
+  TestReport,
+  TestRunOptions,
+} from './test-report.ts';
 export { decodeTrace, encodeTrace, type ReplayTrace } from './trace.ts';

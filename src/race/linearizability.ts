@@ -66,8 +66,13 @@ interface Entry {
   next: Entry | null;
 }
 
+/** JSON.stringify that writes a bigint as `<digits>n` instead of throwing. */
+export function jsonWithBigInts(value: unknown): string | undefined {
+  return JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v));
+}
+
 function defaultKey(state: unknown): string {
-  return JSON.stringify(state, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)) ?? 'undefined';
+  return jsonWithBigInts(state) ?? 'undefined';
 }
 
 /** Check `history` against `model`. */
@@ -233,7 +238,7 @@ function show(value: unknown): string {
   if (value === undefined) return '';
   if (typeof value === 'string') return JSON.stringify(value);
   try {
-    return JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v)) ?? String(value);
+    return jsonWithBigInts(value) ?? String(value);
   } catch {
     return String(value);
   }

@@ -4,29 +4,22 @@
  */
 import type { Expect, OutcomeSpec, RaceTest } from './define.ts';
 import { InvariantViolation } from './define.ts';
+import { describeError, type ErrorInfo } from './errors.ts';
+import { jsonWithBigInts } from './linearizability.ts';
 
 /** One actor's result in one trial, as posted by its worker. */
 export type ActorResult =
   | { readonly v: unknown }
-  | { readonly e: { name: string; code?: string; message: string } }
+  | { readonly e: ErrorInfo }
   | { readonly k: 'killed' | 'aborted' | 'skipped' };
 
 /** Ids the harness itself produces for a whole trial. */
 export const HARNESS_OUTCOMES = ['timeout', 'deadlock', 'livelock'] as const;
 export type HarnessOutcome = (typeof HARNESS_OUTCOMES)[number];
 
+/** An actor's error result; a thrown non-Error is named 'thrown' (outcome id `error:thrown`). */
 export function errorResult(error: unknown): ActorResult {
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    return {
-      e: {
-        name: error.name,
-        ...(typeof code === 'string' ? { code } : {}),
-        message: error.message,
-      },
-    };
-  }
-  return { e: { name: 'thrown', message: String(error) } };
+  return { e: describeError(error, 'thrown') };
 }
 
 /** Format one result for an outcome id (undefined: left out of the id). */
@@ -52,7 +45,7 @@ export function formatValue(value: unknown): string | undefined {
     return `[${items.join(' ')}]`;
   }
   try {
-    return JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v));
+    return jsonWithBigInts(value);
   } catch {
     return String(value);
   }

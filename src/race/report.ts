@@ -3,7 +3,7 @@
  * every test that saw a forbidden, interesting, unlisted or harness outcome.
  */
 import type { RaceReport } from './run.ts';
-import type { OutcomeRow, TestReport } from './runner.ts';
+import type { OutcomeRow, TestReport } from './test-report.ts';
 
 const number = new Intl.NumberFormat('en-US');
 
@@ -19,7 +19,8 @@ export function seconds(ms: number): string {
       : `${(ms / 1000).toFixed(2)} s`;
 }
 
-function pad(text: string, width: number): string {
+/** `text` padded with spaces to `width` (never cut). */
+export function pad(text: string, width: number): string {
   return text.length >= width ? text : text + ' '.repeat(width - text.length);
 }
 
@@ -33,7 +34,8 @@ function verdict(t: TestReport): string {
   return t.interesting > 0 ? 'ok (interesting)' : 'ok';
 }
 
-function modeLabel(t: TestReport): string {
+/** 'stress', or 'explore/<strategy>'. */
+export function modeLabel(t: TestReport): string {
   return t.mode === 'explore' ? `explore/${t.strategy ?? 'pct'}` : 'stress';
 }
 

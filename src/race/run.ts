@@ -6,10 +6,11 @@ import { randomInt } from 'node:crypto';
 import { cpus } from 'node:os';
 import { InvalidArgumentError } from '../errors.ts';
 import type { FaultOptions, RaceMode, RaceTest } from './define.ts';
-import { RaceTestNotFoundError } from './errors.ts';
+import { describeError, RaceTestNotFoundError } from './errors.ts';
 import { fileUrlOf, loadTests } from './load.ts';
-import { type ExploreStrategy, emptyTestReport, RaceRunner, type TestReport } from './runner.ts';
+import { RaceRunner } from './runner.ts';
 import { builtinSuiteFiles } from './suites/index.ts';
+import { type ExploreStrategy, emptyTestReport, type TestReport } from './test-report.ts';
 import { decodeTrace } from './trace.ts';
 
 export interface RaceOptions {
@@ -88,7 +89,6 @@ export async function runRace(options: RaceOptions = {}): Promise<RaceReport> {
       try {
         tests = await loadTests(url);
       } catch (error) {
-        const e = error as Error & { code?: string };
         report.tests.push(
           emptyTestReport({
             test: '(file)',
@@ -96,11 +96,7 @@ export async function runRace(options: RaceOptions = {}): Promise<RaceReport> {
             mode: modes[0]!,
             status: 'error',
             seed,
-            error: {
-              name: e.name ?? 'Error',
-              ...(e.code ? { code: e.code } : {}),
-              message: e.message ?? String(error),
-            },
+            error: describeError(error),
           }),
         );
         options.onTestDone?.(report.tests.at(-1)!);

@@ -3,10 +3,10 @@
  *
  * Exactly one actor holds the token (control word TURN) and runs; the others are parked on their
  * own WAKE words. Every Atomics call an actor makes goes through the harness's Atomics wrapper
- * (atomics-shim.ts) to `point()` first: a scheduling point. The token holder runs the strategy on
- * the shared control state (control.ts) to choose who performs the next operation, records the
- * choice, and if it chose another actor hands it the token (Atomics.store + notify with the
- * runtime's own Atomics) and parks until the token comes back. Since only one actor runs at a
+ * (atomics-shim.ts) to `point()` first: a scheduling point. The token holder runs the decision
+ * (decide.ts: the strategy, over the shared control state of control.ts) to choose who performs
+ * the next operation, and if it chose another actor hands it the token (Atomics.store + notify
+ * with the runtime's own Atomics) and parks until the token comes back. Since only one actor runs at a
  * time and every choice comes from the shared PRNG or the forced prefix, a trial is a
  * deterministic function of its seed and its choices: it can be replayed exactly.
  *
@@ -24,15 +24,30 @@
  *   a bounded spin reaches its park path) and switching away, after which it is not scheduled
  *   again until someone writes to a word it has been reading (or nothing else can run: an idle
  *   round, 1 ms of virtual time). This keeps spin loops from eating the step budget.
- * - Fairness: an actor that has run STARVE_LIMIT steps in a row while others could run must yield
+ * - Fairness: an actor that has run 1000 steps in a row while others could run must yield
  *   (and PCT demotes it below everyone), so retry loops that write — which do not count as
  *   spinning — cannot starve the thread they wait for.
  *
  * Plain (non-Atomics) reads and writes are not scheduling points: they run inside the step of the
  * Atomics call before them. Races between plain accesses are invisible to explore mode.
  */
-import { A, type ExploreControl, OP, R, S, STRATEGY_CODES, T, X } from './control.ts';
-import { nextFloat, nextInt, seedRng } from './prng.ts';
+import {
+  ActorStatus,
+  ActorWord,
+  actorBase,
+  type ExploreControl,
+  ExploreWord,
+  OpCode,
+  PRIVATE_BUFFER_IDS,
+  STRATEGY_CODES,
+  snapshotOf,
+  type TrialSnapshot,
+  TrialStatus,
+  WaitResult,
+  watchBase,
+} from './control.ts';
+import { backtrack, DEADLOCK, DIVERGED, decide, initPct, LIVELOCK, NONE } from './decide.ts';
+import { seedRng } from './prng.ts';
 import { RealAtomics as RA, realPause } from './real-atomics.ts';
 import { sharedBufferIds } from './state.ts';
 
@@ -44,19 +59,6 @@ export class RaceAbort extends Error {
   }
 }
 
-export interface TrialSnapshot {
-  /** Trial number within the batch. */
-  index: number;
-  status: number;
-  steps: number;
-  ffSteps: number;
-  decisions: number;
-  choices: Uint8Array;
-  killed: number;
-  /** Per actor: last op code, its buffer id and byte offset, final status. */
-  ops: number[];
-}
-
 export interface BatchPlan {
   seeds: ArrayLike<number>;
   /** Per trial: [actor, until] or [-1, 0]. */
@@ -65,10 +67,7 @@ export interface BatchPlan {
   kill: { actor: number; step: number } | null;
 }
 
-const NONE = -1;
-const DEADLOCK = -2;
-const LIVELOCK = -3;
-const DIVERGED = -4;
+const { pct: PCT, dfs: DFS } = STRATEGY_CODES;
 
 const SPIN_TOKEN = 64;
 const SPIN_REPEAT = 3;
@@ -76,31 +75,8 @@ const SPIN_REPEAT = 3;
 const FF_CAP = 1024;
 /** Fast-forwarded reads per trial, as a multiple of maxSteps, before it counts as a livelock. */
 const FF_BUDGET = 20;
-const MAX_IDLE_ROUNDS = 1000;
-/** Consecutive steps one actor may run while others could: then it must yield (fairness). */
-const STARVE_LIMIT = 1000;
 const STEP_MS = 0.001;
-const IDLE_MS = 1;
 const CLOCK_START = 1000;
-
-const { random: RANDOM, pct: PCT, dfs: DFS, replay: REPLAY } = STRATEGY_CODES;
-
-function lowestBit(mask: number): number {
-  return 31 - Math.clz32(mask & -mask);
-}
-
-function bitCount(mask: number): number {
-  let m = mask - ((mask >>> 1) & 0x55555555);
-  m = (m & 0x33333333) + ((m >>> 2) & 0x33333333);
-  return (Math.imul((m + (m >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24) & 0xff;
-}
-
-function nthBit(mask: number, nth: number): number {
-  for (let m = mask; m !== 0; m &= m - 1) {
-    if (nth-- === 0) return lowestBit(m);
-  }
-  return lowestBit(mask);
-}
 
 const coercers = new Map<unknown, { [i: number]: unknown }>();
 /** `value` converted as storing it into `ta` would (for comparing with a loaded element). */
@@ -149,13 +125,9 @@ export class ExploreScheduler {
     this.#f = control.f64;
   }
 
-  #a(actor: number, field: number): number {
-    return X.ACTORS + actor * X.STRIDE + field;
-  }
-
   /** Virtual milliseconds (what performance.now() returns to actors). */
   get clock(): number {
-    return this.#f[X.CLOCK_F64]!;
+    return this.#f[ExploreWord.CLOCK_F64]!;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -175,13 +147,13 @@ export class ExploreScheduler {
     this.#ids = sharedBufferIds(state);
     this.#privateIds = 0;
     this.#resetSpin();
-    if (RA.load(i, X.EXHAUSTED) !== 0) return 'skip';
-    const arrived = RA.add(i, X.ARRIVED, 1) + 1;
+    if (RA.load(i, ExploreWord.EXHAUSTED) !== 0) return 'skip';
+    const arrived = RA.add(i, ExploreWord.START_LINE, 1) + 1;
     if (arrived === this.n) {
-      RA.store(i, X.ARRIVED, 0);
+      RA.store(i, ExploreWord.START_LINE, 0);
       if (k > 0) this.snapshots.push(this.snapshot(k - 1));
       this.#initTrial(k);
-      if (i[X.EXHAUSTED] !== 0) {
+      if (i[ExploreWord.EXHAUSTED] !== 0) {
         for (let t = 0; t < this.n; t++) if (t !== this.me) this.#wake(t);
         return 'skip';
       }
@@ -196,10 +168,11 @@ export class ExploreScheduler {
       }
     } else {
       this.#park(true);
-      if (RA.load(i, X.EXHAUSTED) !== 0 && RA.load(i, X.TURN) !== this.me) return 'skip';
+      if (RA.load(i, ExploreWord.EXHAUSTED) !== 0 && RA.load(i, ExploreWord.TURN) !== this.me)
+        return 'skip';
     }
-    if (i[this.#a(this.me, A.STATUS)] === S.UNWIND) return 'aborted';
-    i[this.#a(this.me, A.STATUS)] = S.READY;
+    if (i[actorBase(this.me) + ActorWord.STATUS] === ActorStatus.UNWIND) return 'aborted';
+    i[actorBase(this.me) + ActorWord.STATUS] = ActorStatus.READY;
     this.active = true;
     return 'run';
   }
@@ -207,7 +180,7 @@ export class ExploreScheduler {
   /** The actor returned (or threw, or was aborted): pass the token on, or close the trial. */
   exitTrial(): void {
     this.active = false;
-    this.#i[this.#a(this.me, A.STATUS)] = S.DONE;
+    this.#i[actorBase(this.me) + ActorWord.STATUS] = ActorStatus.DONE;
     this.#resetSpin();
     this.#passOn();
   }
@@ -220,86 +193,46 @@ export class ExploreScheduler {
   #initTrial(k: number): void {
     const i = this.#i;
     const plan = this.#plan!;
-    const previous = i[X.DIVERGED]! > 0 ? i[X.DIVERGED]! - 1 : i[X.DECISIONS]!;
-    if (i[X.DECISIONS]! > i[X.PCT_K]!) i[X.PCT_K] = i[X.DECISIONS]!;
-    const strategy = i[X.STRATEGY]!;
+    const previous =
+      i[ExploreWord.DIVERGED_AT]! > 0 ? i[ExploreWord.DIVERGED_AT]! - 1 : i[ExploreWord.DECISIONS]!;
+    if (i[ExploreWord.DECISIONS]! > i[ExploreWord.PCT_HORIZON]!)
+      i[ExploreWord.PCT_HORIZON] = i[ExploreWord.DECISIONS]!;
+    const strategy = i[ExploreWord.STRATEGY]!;
     if (strategy === DFS) {
-      if (i[X.TRIAL]! >= 0) this.#backtrack(previous);
-      else i[X.PREFIX_LEN] = 0;
-      if (i[X.EXHAUSTED] !== 0) return;
+      if (i[ExploreWord.TRIAL]! >= 0) backtrack(this.control, this.n, previous);
+      else i[ExploreWord.PREFIX_LEN] = 0;
+      if (i[ExploreWord.EXHAUSTED] !== 0) return;
     }
-    i[X.TRIAL] = k;
-    i[X.STEP] = 0;
-    i[X.DECISIONS] = 0;
-    i[X.STATUS] = T.RUNNING;
-    i[X.PREEMPTIONS] = 0;
-    i[X.IDLE_ROUNDS] = 0;
-    i[X.KILLED] = -1;
-    i[X.WAIT_SEQ] = 0;
-    i[X.DIVERGED] = 0;
-    i[X.FF_STEPS] = 0;
-    i[X.RUN_LEN] = 0;
-    this.#f[X.CLOCK_F64] = CLOCK_START;
+    i[ExploreWord.TRIAL] = k;
+    i[ExploreWord.STEPS] = 0;
+    i[ExploreWord.DECISIONS] = 0;
+    i[ExploreWord.TRIAL_STATUS] = TrialStatus.RUNNING;
+    i[ExploreWord.PREEMPTIONS] = 0;
+    i[ExploreWord.IDLE_ROUNDS] = 0;
+    i[ExploreWord.KILLED_ACTOR] = -1;
+    i[ExploreWord.WAIT_SEQ] = 0;
+    i[ExploreWord.DIVERGED_AT] = 0;
+    i[ExploreWord.FAST_FORWARDED] = 0;
+    i[ExploreWord.RUN_LENGTH] = 0;
+    this.#f[ExploreWord.CLOCK_F64] = CLOCK_START;
     const seed = (plan.seeds[k] ?? 0) >>> 0;
-    i[X.TRIAL_SEED] = seed | 0;
-    seedRng(i, X.RNG, seed);
+    seedRng(i, ExploreWord.RNG, seed);
     const kill = k === 0 ? plan.kill : null;
-    i[X.KILL_ACTOR] = kill === null ? -1 : kill.actor;
-    i[X.KILL_STEP] = kill === null ? 0 : kill.step;
-    i[X.DELAY_ACTOR] = plan.delays[2 * k] ?? -1;
-    i[X.DELAY_UNTIL] = plan.delays[2 * k + 1] ?? 0;
+    i[ExploreWord.KILL_ACTOR] = kill === null ? -1 : kill.actor;
+    i[ExploreWord.KILL_STEP] = kill === null ? 0 : kill.step;
+    i[ExploreWord.DELAY_ACTOR] = plan.delays[2 * k] ?? -1;
+    i[ExploreWord.DELAY_UNTIL] = plan.delays[2 * k + 1] ?? 0;
     for (let t = 0; t < this.n; t++) {
-      const base = X.ACTORS + t * X.STRIDE;
-      i[base + A.STATUS] = S.START;
-      i[base + A.WAIT_RESULT] = R.NONE;
-      i[base + A.SPIN] = 0;
-      i[base + A.OP] = OP.start;
-      i[base + A.OP_BUF] = -1;
-      i[base + A.OP_BYTE] = -1;
-      i[base + A.FINAL] = -1;
+      const base = actorBase(t);
+      i[base + ActorWord.STATUS] = ActorStatus.START;
+      i[base + ActorWord.WAIT_RESULT] = WaitResult.NONE;
+      i[base + ActorWord.WATCHING] = 0;
+      i[base + ActorWord.OP] = OpCode.start;
+      i[base + ActorWord.OP_BUF] = -1;
+      i[base + ActorWord.OP_BYTE] = -1;
+      i[base + ActorWord.FINAL] = -1;
     }
-    if (strategy === PCT) {
-      const depth = i[X.PCT_DEPTH]!;
-      const order = Array.from({ length: this.n }, (_, t) => t);
-      for (let t = this.n - 1; t > 0; t--) {
-        const j = nextInt(i, X.RNG, t + 1);
-        const tmp = order[t]!;
-        order[t] = order[j]!;
-        order[j] = tmp;
-      }
-      for (let t = 0; t < this.n; t++) i[this.#a(t, A.PRIORITY)] = depth + order[t]!;
-      const k2 = Math.max(i[X.PCT_K]!, 4);
-      for (let j = 0; j < 16; j++) {
-        i[X.CHANGE_POINTS + j] = j < depth - 1 ? nextInt(i, X.RNG, k2) : -1;
-      }
-    }
-  }
-
-  /** DFS: move to the next unexplored schedule within the preemption bound, or exhaust. */
-  #backtrack(depth: number): void {
-    const i = this.#i;
-    const c = this.control;
-    const n = this.n;
-    const bound = i[X.BOUND]!;
-    for (let d = Math.min(depth, c.maxDecisions) - 1; d >= 0; d--) {
-      const enabled = c.enabled[d]!;
-      let alt = enabled & ~c.tried[d]!;
-      const cur = c.current[d]!;
-      const curT = cur < 0 ? -1 : cur & 0xff;
-      const spin = cur >= 0 && (cur & 0x100) !== 0;
-      while (alt !== 0) {
-        const x = lowestBit(alt);
-        alt &= alt - 1;
-        c.tried[d] = c.tried[d]! | (1 << x);
-        const cost = x >= n ? 1 : curT >= 0 && x !== curT && !spin ? 1 : 0;
-        if (c.preBefore[d]! + cost <= bound) {
-          c.chosen[d] = x;
-          i[X.PREFIX_LEN] = d + 1;
-          return;
-        }
-      }
-    }
-    i[X.EXHAUSTED] = 1;
+    if (strategy === PCT) initPct(i, this.n);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -310,7 +243,7 @@ export class ExploreScheduler {
     let id = this.#ids.get(buffer);
     if (id === undefined) {
       // Not reachable from the state: private to this actor (or smuggled in another way).
-      id = 0x100000 + this.me * 0x10000 + this.#privateIds++;
+      id = PRIVATE_BUFFER_IDS + this.me * 0x10000 + this.#privateIds++;
       this.#ids.set(buffer, id);
     }
     return id;
@@ -320,13 +253,18 @@ export class ExploreScheduler {
   point(op: number, buf: number, byte: number): void {
     const i = this.#i;
     const me = this.me;
-    const base = X.ACTORS + me * X.STRIDE;
-    if (i[X.STATUS] !== T.RUNNING || i[base + A.STATUS] === S.UNWIND) throw new RaceAbort();
+    const base = actorBase(me);
+    if (
+      i[ExploreWord.TRIAL_STATUS] !== TrialStatus.RUNNING ||
+      i[base + ActorWord.STATUS] === ActorStatus.UNWIND
+    )
+      throw new RaceAbort();
     this.#tick(false);
-    i[base + A.OP] = op;
-    i[base + A.OP_BUF] = buf;
-    i[base + A.OP_BYTE] = byte;
-    if (i[X.KILL_ACTOR] === me && i[X.STEP]! >= i[X.KILL_STEP]!) this.#die();
+    i[base + ActorWord.OP] = op;
+    i[base + ActorWord.OP_BUF] = buf;
+    i[base + ActorWord.OP_BYTE] = byte;
+    if (i[ExploreWord.KILL_ACTOR] === me && i[ExploreWord.STEPS]! >= i[ExploreWord.KILL_STEP]!)
+      this.#die();
     if (this.#forceYield) {
       this.#forceYield = false;
       this.#watch();
@@ -337,8 +275,8 @@ export class ExploreScheduler {
       throw new RaceAbort();
     }
     if (next === me) {
-      i[base + A.SPIN] = 0;
-      i[X.RUN_LEN]!++;
+      i[base + ActorWord.WATCHING] = 0;
+      i[ExploreWord.RUN_LENGTH]!++;
       if (this.#spinning && !this.#ff) {
         this.#ff = true;
         this.#ffCount = 0;
@@ -365,7 +303,7 @@ export class ExploreScheduler {
       this.#forceYield = true;
       return false;
     }
-    if (this.#i[X.STATUS] !== T.RUNNING) throw new RaceAbort();
+    if (this.#i[ExploreWord.TRIAL_STATUS] !== TrialStatus.RUNNING) throw new RaceAbort();
     this.#tick(true);
     record.c++;
     return true;
@@ -375,7 +313,8 @@ export class ExploreScheduler {
     const key = buf * 2 ** 32 + byte;
     const record = this.#reads.get(key);
     if (record !== undefined && record.v === value) {
-      if (++record.c >= SPIN_REPEAT && this.#reads.size <= X.WATCH_MAX) this.#spinning = true;
+      if (++record.c >= SPIN_REPEAT && this.#reads.size <= ExploreWord.WATCH_MAX)
+        this.#spinning = true;
     } else if (record !== undefined) {
       record.v = value;
       record.c = 1;
@@ -390,12 +329,12 @@ export class ExploreScheduler {
     const i = this.#i;
     const block = Math.floor(byte / 8);
     for (let t = 0; t < this.n; t++) {
-      if (i[X.ACTORS + t * X.STRIDE + A.SPIN] === 0) continue;
-      const w = X.WATCH + t * X.WATCH_STRIDE;
+      if (i[actorBase(t) + ActorWord.WATCHING] === 0) continue;
+      const w = watchBase(t);
       const count = i[w]!;
       for (let j = 0; j < count; j++) {
         if (i[w + 1 + 2 * j] === buf && Math.floor(i[w + 2 + 2 * j]! / 8) === block) {
-          i[X.ACTORS + t * X.STRIDE + A.SPIN] = 0;
+          i[actorBase(t) + ActorWord.WATCHING] = 0;
           break;
         }
       }
@@ -408,16 +347,16 @@ export class ExploreScheduler {
    */
   #watch(): void {
     const i = this.#i;
-    const w = X.WATCH + this.me * X.WATCH_STRIDE;
+    const w = watchBase(this.me);
     let count = 0;
     for (const key of this.#reads.keys()) {
-      if (count === X.WATCH_MAX) break;
+      if (count === ExploreWord.WATCH_MAX) break;
       i[w + 1 + 2 * count] = Math.floor(key / 2 ** 32);
       i[w + 2 + 2 * count] = key % 2 ** 32;
       count++;
     }
     i[w] = count;
-    i[X.ACTORS + this.me * X.STRIDE + A.SPIN] = count > 0 ? 1 : 0;
+    i[actorBase(this.me) + ActorWord.WATCHING] = count > 0 ? 1 : 0;
   }
 
   /** Modelled Atomics.wait(ta, index, value, timeout). */
@@ -429,7 +368,7 @@ export class ExploreScheduler {
   ): 'ok' | 'not-equal' | 'timed-out' {
     const buf = this.bufferId(ta.buffer as SharedArrayBuffer);
     const byte = ta.byteOffset + index * ta.BYTES_PER_ELEMENT;
-    this.point(OP.wait, buf, byte);
+    this.point(OpCode.wait, buf, byte);
     const current = RA.load(ta as Int32Array, index);
     if (current !== coerce(ta, value)) {
       this.noteRead(buf, byte, current);
@@ -440,15 +379,15 @@ export class ExploreScheduler {
     if (ms <= 0) return 'timed-out';
     const i = this.#i;
     const me = this.me;
-    const base = X.ACTORS + me * X.STRIDE;
-    i[base + A.STATUS] = S.BLOCKED;
-    i[base + A.WAIT_BUF] = buf;
-    i[base + A.WAIT_BYTE] = byte;
-    i[base + A.WAIT_TIMED] = Number.isFinite(ms) ? 1 : 0;
-    i[base + A.WAIT_SEQ] = ++i[X.WAIT_SEQ]!;
-    i[base + A.WAIT_RESULT] = R.NONE;
-    i[base + A.SPIN] = 0;
-    this.#f[X.DEADLINE_F64 + me] = this.#f[X.CLOCK_F64]! + ms;
+    const base = actorBase(me);
+    i[base + ActorWord.STATUS] = ActorStatus.BLOCKED;
+    i[base + ActorWord.WAIT_BUF] = buf;
+    i[base + ActorWord.WAIT_BYTE] = byte;
+    i[base + ActorWord.WAIT_TIMED] = Number.isFinite(ms) ? 1 : 0;
+    i[base + ActorWord.WAIT_SEQ] = ++i[ExploreWord.WAIT_SEQ]!;
+    i[base + ActorWord.WAIT_RESULT] = WaitResult.NONE;
+    i[base + ActorWord.WATCHING] = 0;
+    this.#f[ExploreWord.DEADLINES_F64 + me] = this.#f[ExploreWord.CLOCK_F64]! + ms;
     this.#resetSpin();
     const next = this.#decide();
     if (next < 0) {
@@ -460,14 +399,14 @@ export class ExploreScheduler {
       this.#park(false);
     }
     this.#afterWake();
-    return i[base + A.WAIT_RESULT] === R.OK ? 'ok' : 'timed-out';
+    return i[base + ActorWord.WAIT_RESULT] === WaitResult.OK ? 'ok' : 'timed-out';
   }
 
   /** Modelled Atomics.notify(ta, index, count): wakes modelled waiters in FIFO order. */
   notify(ta: Int32Array | BigInt64Array, index: number, count: unknown): number {
     const buf = this.bufferId(ta.buffer as SharedArrayBuffer);
     const byte = ta.byteOffset + index * ta.BYTES_PER_ELEMENT;
-    this.point(OP.notify, buf, byte);
+    this.point(OpCode.notify, buf, byte);
     let limit = count === undefined ? Number.POSITIVE_INFINITY : Math.trunc(Number(count));
     if (Number.isNaN(limit) || limit < 0) limit = 0;
     const i = this.#i;
@@ -476,21 +415,21 @@ export class ExploreScheduler {
       let best = -1;
       let bestSeq = Number.POSITIVE_INFINITY;
       for (let t = 0; t < this.n; t++) {
-        const base = X.ACTORS + t * X.STRIDE;
+        const base = actorBase(t);
         if (
-          i[base + A.STATUS] === S.BLOCKED &&
-          i[base + A.WAIT_BUF] === buf &&
-          i[base + A.WAIT_BYTE] === byte &&
-          i[base + A.WAIT_SEQ]! < bestSeq
+          i[base + ActorWord.STATUS] === ActorStatus.BLOCKED &&
+          i[base + ActorWord.WAIT_BUF] === buf &&
+          i[base + ActorWord.WAIT_BYTE] === byte &&
+          i[base + ActorWord.WAIT_SEQ]! < bestSeq
         ) {
           best = t;
-          bestSeq = i[base + A.WAIT_SEQ]!;
+          bestSeq = i[base + ActorWord.WAIT_SEQ]!;
         }
       }
       if (best < 0) break;
-      const base = X.ACTORS + best * X.STRIDE;
-      i[base + A.STATUS] = S.READY;
-      i[base + A.WAIT_RESULT] = R.OK;
+      const base = actorBase(best);
+      i[base + ActorWord.STATUS] = ActorStatus.READY;
+      i[base + ActorWord.WAIT_RESULT] = WaitResult.OK;
       woken++;
     }
     return woken;
@@ -501,11 +440,11 @@ export class ExploreScheduler {
 
   #tick(fastForward: boolean): void {
     const i = this.#i;
-    RA.add(i, X.PROGRESS, 1);
-    this.#f[X.CLOCK_F64] = this.#f[X.CLOCK_F64]! + STEP_MS;
+    RA.add(i, ExploreWord.PROGRESS, 1);
+    this.#f[ExploreWord.CLOCK_F64] = this.#f[ExploreWord.CLOCK_F64]! + STEP_MS;
     const over = fastForward
-      ? ++i[X.FF_STEPS]! > FF_BUDGET * i[X.MAX_STEPS]!
-      : ++i[X.STEP]! > i[X.MAX_STEPS]!;
+      ? ++i[ExploreWord.FAST_FORWARDED]! > FF_BUDGET * i[ExploreWord.MAX_STEPS]!
+      : ++i[ExploreWord.STEPS]! > i[ExploreWord.MAX_STEPS]!;
     if (over) {
       this.#abortTrial(LIVELOCK);
       throw new RaceAbort();
@@ -522,8 +461,8 @@ export class ExploreScheduler {
   /** Fault injection: this actor's thread is terminated here, mid-operation. */
   #die(): never {
     const i = this.#i;
-    i[this.#a(this.me, A.STATUS)] = S.KILLED;
-    i[X.KILLED] = this.me;
+    i[actorBase(this.me) + ActorWord.STATUS] = ActorStatus.KILLED;
+    i[ExploreWord.KILLED_ACTOR] = this.me;
     this.active = false;
     this.#passOn();
     process.exit(0);
@@ -540,45 +479,51 @@ export class ExploreScheduler {
       return;
     }
     const i = this.#i;
-    if (i[X.STATUS] === T.RUNNING) i[X.STATUS] = T.COMPLETE;
-    RA.store(i, X.TURN, -1);
+    if (i[ExploreWord.TRIAL_STATUS] === TrialStatus.RUNNING)
+      i[ExploreWord.TRIAL_STATUS] = TrialStatus.COMPLETE;
+    RA.store(i, ExploreWord.TURN, -1);
   }
 
   #abortTrial(code: number): void {
     const i = this.#i;
-    if (i[X.STATUS] === T.RUNNING) {
-      i[X.STATUS] = code === DEADLOCK ? T.DEADLOCK : code === DIVERGED ? T.DIVERGED : T.LIVELOCK;
+    if (i[ExploreWord.TRIAL_STATUS] === TrialStatus.RUNNING) {
+      i[ExploreWord.TRIAL_STATUS] =
+        code === DEADLOCK
+          ? TrialStatus.DEADLOCK
+          : code === DIVERGED
+            ? TrialStatus.DIVERGED
+            : TrialStatus.LIVELOCK;
     }
     for (let t = 0; t < this.n; t++) {
-      const base = X.ACTORS + t * X.STRIDE;
-      const st = i[base + A.STATUS]!;
-      if (i[base + A.FINAL] === -1) i[base + A.FINAL] = st;
-      if (st === S.START || st === S.READY || st === S.BLOCKED) {
-        i[base + A.STATUS] = S.UNWIND;
-        i[base + A.WAIT_RESULT] = R.ABORT;
+      const base = actorBase(t);
+      const st = i[base + ActorWord.STATUS]!;
+      if (i[base + ActorWord.FINAL] === -1) i[base + ActorWord.FINAL] = st;
+      if (st === ActorStatus.START || st === ActorStatus.READY || st === ActorStatus.BLOCKED) {
+        i[base + ActorWord.STATUS] = ActorStatus.UNWIND;
+        i[base + ActorWord.WAIT_RESULT] = WaitResult.ABORT;
       }
     }
   }
 
   #afterWake(): void {
     const i = this.#i;
-    if (i[this.#a(this.me, A.STATUS)] === S.UNWIND) throw new RaceAbort();
+    if (i[actorBase(this.me) + ActorWord.STATUS] === ActorStatus.UNWIND) throw new RaceAbort();
   }
 
   #handoff(next: number): void {
     const i = this.#i;
-    const base = X.ACTORS + next * X.STRIDE;
-    i[X.RUN_LEN] = 0;
-    RA.store(i, X.TURN, next);
-    RA.add(i, base + A.WAKE, 1);
-    if (RA.load(i, base + A.SLEEPING) !== 0) RA.notify(i, base + A.WAKE, 1);
+    const base = actorBase(next);
+    i[ExploreWord.RUN_LENGTH] = 0;
+    RA.store(i, ExploreWord.TURN, next);
+    RA.add(i, base + ActorWord.WAKE, 1);
+    if (RA.load(i, base + ActorWord.SLEEPING) !== 0) RA.notify(i, base + ActorWord.WAKE, 1);
   }
 
   #wake(t: number): void {
     const i = this.#i;
-    const base = X.ACTORS + t * X.STRIDE;
-    RA.add(i, base + A.WAKE, 1);
-    RA.notify(i, base + A.WAKE, 1);
+    const base = actorBase(t);
+    RA.add(i, base + ActorWord.WAKE, 1);
+    RA.notify(i, base + ActorWord.WAKE, 1);
   }
 
   /** Park until the token is ours (or, at a start line, until the exploration is exhausted). */
@@ -586,201 +531,22 @@ export class ExploreScheduler {
     const i = this.#i;
     const me = this.me;
     for (let s = 0; s < SPIN_TOKEN; s++) {
-      if (RA.load(i, X.TURN) === me) return;
+      if (RA.load(i, ExploreWord.TURN) === me) return;
       realPause();
     }
-    const base = X.ACTORS + me * X.STRIDE;
-    RA.store(i, base + A.SLEEPING, 1);
+    const base = actorBase(me);
+    RA.store(i, base + ActorWord.SLEEPING, 1);
     for (;;) {
-      const w = RA.load(i, base + A.WAKE);
-      if (RA.load(i, X.TURN) === me) break;
-      if (orExhausted && RA.load(i, X.EXHAUSTED) !== 0) break;
-      RA.wait(i, base + A.WAKE, w);
+      const w = RA.load(i, base + ActorWord.WAKE);
+      if (RA.load(i, ExploreWord.TURN) === me) break;
+      if (orExhausted && RA.load(i, ExploreWord.EXHAUSTED) !== 0) break;
+      RA.wait(i, base + ActorWord.WAKE, w);
     }
-    RA.store(i, base + A.SLEEPING, 0);
+    RA.store(i, base + ActorWord.SLEEPING, 0);
   }
 
-  /**
-   * Who performs the next operation: an actor index, or NONE (nothing left to run), DEADLOCK,
-   * LIVELOCK or DIVERGED. Applies timeouts and spurious wake-ups it chooses.
-   */
+  /** The next actor to run, or a code below 0 (decide.ts); `#spinning` tells it this one spins. */
   #decide(): number {
-    const i = this.#i;
-    const n = this.n;
-    for (;;) {
-      let runnable = 0;
-      let spinning = 0;
-      let blocked = 0;
-      let unwind = 0;
-      for (let t = 0; t < n; t++) {
-        const base = X.ACTORS + t * X.STRIDE;
-        const st = i[base + A.STATUS];
-        if (st === S.READY || st === S.START) {
-          runnable |= 1 << t;
-          if (st === S.READY && i[base + A.SPIN] !== 0) spinning |= 1 << t;
-        } else if (st === S.BLOCKED) blocked |= 1 << t;
-        else if (st === S.UNWIND) unwind |= 1 << t;
-      }
-      if (unwind !== 0) return lowestBit(unwind);
-      if (runnable === 0) {
-        if (blocked === 0) return NONE;
-        const t = this.#earliestTimeout(blocked, Number.POSITIVE_INFINITY);
-        if (t < 0) return DEADLOCK;
-        return t;
-      }
-      let pool = runnable & ~spinning;
-      if (pool === 0) {
-        // Everyone who could run spins on memory no one is changing: let virtual time pass.
-        if (++i[X.IDLE_ROUNDS]! > MAX_IDLE_ROUNDS) return LIVELOCK;
-        this.#f[X.CLOCK_F64] = this.#f[X.CLOCK_F64]! + IDLE_MS;
-        for (let m = spinning; m !== 0; m &= m - 1) i[this.#a(lowestBit(m), A.SPIN)] = 0;
-        this.#earliestTimeout(blocked, this.#f[X.CLOCK_F64]!);
-        continue;
-      }
-      const me = this.me;
-      if (
-        i[X.RUN_LEN]! >= STARVE_LIMIT &&
-        (pool & (1 << me)) !== 0 &&
-        (pool & ~(1 << me)) !== 0 &&
-        i[this.#a(me, A.STATUS)] === S.READY
-      ) {
-        // Fairness: it has run long enough while others could; make it yield (PCT: demote it).
-        pool &= ~(1 << me);
-        let lowest = Number.POSITIVE_INFINITY;
-        for (let t = 0; t < n; t++) lowest = Math.min(lowest, i[this.#a(t, A.PRIORITY)]!);
-        i[this.#a(me, A.PRIORITY)] = lowest - 1;
-        i[X.RUN_LEN] = 0;
-      }
-      const delayed = i[X.DELAY_ACTOR]!;
-      if (delayed >= 0 && i[X.DECISIONS]! < i[X.DELAY_UNTIL]!) {
-        const without = pool & ~(1 << delayed);
-        if (without !== 0) pool = without;
-      }
-      let mask = pool;
-      if (i[X.SPURIOUS_PPM]! > 0) mask |= blocked << n;
-      if ((mask & (mask - 1)) === 0) return lowestBit(mask);
-      return this.#choose(mask, pool);
-    }
+    return decide(this.control, this.n, this.me, this.#spinning);
   }
-
-  /** Time out the blocked actor with the earliest deadline ≤ `limit`; returns it, or -1. */
-  #earliestTimeout(blocked: number, limit: number): number {
-    const i = this.#i;
-    let best = -1;
-    let bestDeadline = limit;
-    for (let m = blocked; m !== 0; m &= m - 1) {
-      const t = lowestBit(m);
-      if (i[this.#a(t, A.WAIT_TIMED)] === 0) continue;
-      const d = this.#f[X.DEADLINE_F64 + t]!;
-      if (d < bestDeadline || (best < 0 && d <= bestDeadline)) {
-        best = t;
-        bestDeadline = d;
-      }
-    }
-    if (best < 0) return -1;
-    if (bestDeadline > this.#f[X.CLOCK_F64]!) this.#f[X.CLOCK_F64] = bestDeadline;
-    i[this.#a(best, A.STATUS)] = S.READY;
-    i[this.#a(best, A.WAIT_RESULT)] = R.TIMED_OUT;
-    return best;
-  }
-
-  /** A real decision between several choices: run the strategy and record it. */
-  #choose(mask: number, runnable: number): number {
-    const i = this.#i;
-    const c = this.control;
-    const n = this.n;
-    const me = this.me;
-    const d = i[X.DECISIONS]!;
-    if (d >= c.maxDecisions) return LIVELOCK;
-    const current = i[this.#a(me, A.STATUS)] === S.READY && (mask & (1 << me)) !== 0 ? me : -1;
-    const spinning = current >= 0 && this.#spinning;
-    const strategy = i[X.STRATEGY]!;
-    let choice: number;
-    if (d < i[X.PREFIX_LEN]!) {
-      choice = strategy === REPLAY ? c.forced[d]! : c.chosen[d]!;
-      if ((mask & (1 << choice)) === 0 || choice >= 2 * n) {
-        i[X.DIVERGED] = d + 1;
-        return DIVERGED;
-      }
-    } else if (strategy === DFS || strategy === REPLAY) {
-      choice = current >= 0 ? current : lowestBit(runnable);
-    } else {
-      const spurious = mask >>> n;
-      if (spurious !== 0 && nextFloat(i, X.RNG) * 1e6 < i[X.SPURIOUS_PPM]!) {
-        choice = n + nthBit(spurious, nextInt(i, X.RNG, bitCount(spurious)));
-      } else if (strategy === RANDOM) {
-        choice = nthBit(runnable, nextInt(i, X.RNG, bitCount(runnable)));
-      } else {
-        choice = this.#pctChoice(d, runnable, current, spinning);
-      }
-    }
-    c.enabled[d] = mask;
-    c.current[d] = current < 0 ? -1 : current | (spinning ? 0x100 : 0);
-    c.preBefore[d] = i[X.PREEMPTIONS]!;
-    if (d >= i[X.PREFIX_LEN]!) c.tried[d] = 1 << choice;
-    c.chosen[d] = choice;
-    i[X.DECISIONS] = d + 1;
-    if (choice >= n || (current >= 0 && choice !== current && !spinning)) i[X.PREEMPTIONS]!++;
-    if (choice >= n) {
-      const t = choice - n;
-      i[this.#a(t, A.STATUS)] = S.READY;
-      i[this.#a(t, A.WAIT_RESULT)] = R.OK;
-      return t;
-    }
-    return choice;
-  }
-
-  #pctChoice(d: number, runnable: number, current: number, spinning: boolean): number {
-    const i = this.#i;
-    if (current >= 0) {
-      for (let j = 0; j < 16; j++) {
-        const point = i[X.CHANGE_POINTS + j]!;
-        if (point < 0) break;
-        if (point === d) i[this.#a(current, A.PRIORITY)] = j + 1;
-      }
-    }
-    let candidates = runnable;
-    if (spinning && nextFloat(i, X.RNG) < 0.5) {
-      const others = runnable & ~(1 << current);
-      if (others !== 0) candidates = others;
-    }
-    let best = -1;
-    let bestPriority = Number.NEGATIVE_INFINITY;
-    for (let m = candidates; m !== 0; m &= m - 1) {
-      const t = lowestBit(m);
-      const p = i[this.#a(t, A.PRIORITY)]!;
-      if (p > bestPriority) {
-        best = t;
-        bestPriority = p;
-      }
-    }
-    return best;
-  }
-}
-
-/** Read a finished trial out of the control buffer. */
-export function snapshotOf(control: ExploreControl, n: number, index: number): TrialSnapshot {
-  const i = control.i32;
-  const decisions = Math.min(i[X.DECISIONS]!, control.maxDecisions);
-  const ops: number[] = [];
-  for (let t = 0; t < n; t++) {
-    const base = X.ACTORS + t * X.STRIDE;
-    const final = i[base + A.FINAL]!;
-    ops.push(
-      i[base + A.OP]!,
-      i[base + A.OP_BUF]!,
-      i[base + A.OP_BYTE]!,
-      final >= 0 ? final : i[base + A.STATUS]!,
-    );
-  }
-  return {
-    index,
-    status: i[X.STATUS]!,
-    steps: i[X.STEP]!,
-    ffSteps: i[X.FF_STEPS]!,
-    decisions,
-    choices: control.chosen.slice(0, decisions),
-    killed: i[X.KILLED]!,
-    ops,
-  };
 }

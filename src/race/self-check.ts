@@ -9,9 +9,10 @@ import { randomInt } from 'node:crypto';
 import type { RaceTest } from './define.ts';
 import { loadTests } from './load.ts';
 import { PLANTED_VARIANTS, type PlantedVariant } from './planted/index.ts';
-import { fmt, seconds } from './report.ts';
-import { type ExploreStrategy, RaceRunner, type TestReport } from './runner.ts';
+import { fmt, pad, seconds } from './report.ts';
+import { RaceRunner } from './runner.ts';
 import { builtinSuiteFiles } from './suites/index.ts';
+import type { ExploreStrategy, TestReport } from './test-report.ts';
 
 export interface SelfCheckOptions {
   seed?: number;
@@ -193,10 +194,6 @@ export async function selfCheck(options: SelfCheckOptions = {}): Promise<SelfChe
   } finally {
     await runner.close();
   }
-}
-
-function pad(text: string, width: number): string {
-  return text.length >= width ? text : text + ' '.repeat(width - text.length);
 }
 
 function cell(c: Catch | undefined): string {

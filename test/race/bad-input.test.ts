@@ -8,7 +8,8 @@ import { InvalidArgumentError } from '../../src/errors.ts';
 import type { RaceMode, RaceTest } from '../../src/race/define.ts';
 import { defineRaceTest } from '../../src/race/define.ts';
 import { loadTests } from '../../src/race/load.ts';
-import { RaceRunner, type TestReport } from '../../src/race/runner.ts';
+import { RaceRunner } from '../../src/race/runner.ts';
+import type { TestReport } from '../../src/race/test-report.ts';
 
 const FILE = new URL('./fixtures/bad-input.ts', import.meta.url).href;
 const runner = new RaceRunner();

@@ -8,8 +8,9 @@ import type { RaceTest } from '../../src/race/define.ts';
 import { loadTests } from '../../src/race/load.ts';
 import { PLANTED_VARIANTS } from '../../src/race/planted/index.ts';
 import { replayTrace } from '../../src/race/run.ts';
-import { RaceRunner, type TestReport } from '../../src/race/runner.ts';
+import { RaceRunner } from '../../src/race/runner.ts';
 import { builtinSuiteFiles } from '../../src/race/suites/index.ts';
+import type { TestReport } from '../../src/race/test-report.ts';
 
 const SEED = 20240611;
 const runner = new RaceRunner();

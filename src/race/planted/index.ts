@@ -17,3 +17,20 @@ export const PLANTED_VARIANTS = {
 } as const;
 
 export type PlantedVariant = keyof typeof PLANTED_VARIANTS;
+
+/** Which implementation a suite test exercises: atomvisor's own ('correct') or a planted bug. */
+export type Variant = 'correct' | PlantedVariant;
+
+/**
+ * A suite test's name and variant fields: the test of a planted variant is named
+ * `<name> [<variant>]` and carries its bug in `planted` (the default run leaves it out; the
+ * self-check expects it to fail).
+ */
+export function variantFields(
+  name: string,
+  variant: Variant,
+): { name: string; variant: Variant; planted?: string } {
+  return variant === 'correct'
+    ? { name, variant }
+    : { name: `${name} [${variant}]`, variant, planted: PLANTED_VARIANTS[variant] };
+}

@@ -4,7 +4,7 @@
  * against atomvisor's Mutex and against each of these. Each carries exactly one bug, named in its
  * comment. Never use these for anything but catching them.
  */
-import { Mutex as L } from '../../shm/layout.ts';
+import { Mutex as MutexLayout } from '../../shm/layout.ts';
 import { Mutex, type MutexHandle } from '../../shm/mutex.ts';
 import { currentThreadId } from '../../shm/runtime.ts';
 
@@ -14,10 +14,11 @@ export interface LockLike {
 }
 
 function words(handle: MutexHandle): Int32Array {
-  return new Int32Array(handle.buffer, handle.byteOffset, L.WORDS);
+  return new Int32Array(handle.buffer, handle.byteOffset, MutexLayout.WORDS);
 }
 
-const MINE = (currentThreadId + 1) << L.OWNER_SHIFT;
+const LOCK = MutexLayout.LOCK;
+const MINE = (currentThreadId + 1) << MutexLayout.OWNER_SHIFT;
 
 /** BUG (check-then-set lock): looks at the word, then stores to it — two threads both see it free. */
 export function checkThenSetLock(handle: MutexHandle): LockLike {
@@ -25,17 +26,17 @@ export function checkThenSetLock(handle: MutexHandle): LockLike {
   return {
     lock() {
       for (let spins = 0; ; spins++) {
-        const c = Atomics.load(v, 0);
+        const c = Atomics.load(v, LOCK);
         if (c === 0) {
-          Atomics.store(v, 0, MINE);
+          Atomics.store(v, LOCK, MINE);
           return true;
         }
-        if (spins > 100) Atomics.wait(v, 0, c, 1);
+        if (spins > 100) Atomics.wait(v, LOCK, c, 1);
       }
     },
     unlock() {
-      Atomics.store(v, 0, 0);
-      Atomics.notify(v, 0, 1);
+      Atomics.store(v, LOCK, 0);
+      Atomics.notify(v, LOCK, 1);
     },
   };
 }
@@ -47,7 +48,8 @@ export function unlockWithoutOwnerCheck(handle: MutexHandle): LockLike {
   return {
     lock: (timeoutMs) => inner.lock(timeoutMs),
     unlock() {
-      if ((Atomics.exchange(v, 0, 0) & L.WAITERS_BIT) !== 0) Atomics.notify(v, 0, 1);
+      if ((Atomics.exchange(v, LOCK, 0) & MutexLayout.WAITERS_BIT) !== 0)
+        Atomics.notify(v, LOCK, 1);
     },
   };
 }
@@ -63,8 +65,8 @@ export function notifyBeforeStoreLock(handle: MutexHandle): LockLike {
   return {
     lock: (timeoutMs) => inner.lock(timeoutMs),
     unlock() {
-      if ((Atomics.load(v, 0) & L.WAITERS_BIT) !== 0) Atomics.notify(v, 0, 1);
-      Atomics.store(v, 0, 0);
+      if ((Atomics.load(v, LOCK) & MutexLayout.WAITERS_BIT) !== 0) Atomics.notify(v, LOCK, 1);
+      Atomics.store(v, LOCK, 0);
     },
   };
 }
@@ -79,16 +81,16 @@ export function wakeMeansMineLock(handle: MutexHandle): LockLike {
   const v = words(handle);
   return {
     lock() {
-      let c = Atomics.compareExchange(v, 0, 0, 1);
+      let c = Atomics.compareExchange(v, LOCK, 0, 1);
       if (c === 0) return true;
-      if (c !== 2) c = Atomics.exchange(v, 0, 2);
-      if (c !== 0) Atomics.wait(v, 0, 2); // ← should loop: while (c !== 0) { wait; c = exchange(2) }
+      if (c !== 2) c = Atomics.exchange(v, LOCK, 2);
+      if (c !== 0) Atomics.wait(v, LOCK, 2); // ← should loop: while (c !== 0) { wait; c = exchange(2) }
       return true;
     },
     unlock() {
-      if (Atomics.sub(v, 0, 1) !== 1) {
-        Atomics.store(v, 0, 0);
-        Atomics.notify(v, 0, 1);
+      if (Atomics.sub(v, LOCK, 1) !== 1) {
+        Atomics.store(v, LOCK, 0);
+        Atomics.notify(v, LOCK, 1);
       }
     },
   };

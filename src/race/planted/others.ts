@@ -6,7 +6,11 @@
 
 import type { SharedChannelHandle } from '../../shm/channel.ts';
 import type { FrameRingHandle } from '../../shm/frame-ring.ts';
-import { Channel as C, FrameRing as F, Seqlock as Q } from '../../shm/layout.ts';
+import {
+  Channel as ChannelLayout,
+  FrameRing as FrameRingLayout,
+  Seqlock as SeqlockLayout,
+} from '../../shm/layout.ts';
 import type { SeqlockHandle } from '../../shm/seqlock.ts';
 import { StateWord } from '../../table/state.ts';
 
@@ -23,11 +27,15 @@ export function lostUpdate(
 
 /** BUG (seqlock reader without retry): checks the sequence before reading, never after. */
 export function readWithoutRetry(handle: SeqlockHandle, out: Int32Array): Int32Array {
-  const v = new Int32Array(handle.buffer, handle.byteOffset, Q.words(handle.fieldCount));
-  while ((Atomics.load(v, Q.SEQ) & 1) !== 0) {
+  const v = new Int32Array(
+    handle.buffer,
+    handle.byteOffset,
+    SeqlockLayout.words(handle.fieldCount),
+  );
+  while ((Atomics.load(v, SeqlockLayout.SEQ) & 1) !== 0) {
     // wait for the writer to leave, as a real reader would
   }
-  for (let i = 0; i < handle.fieldCount; i++) out[i] = Atomics.load(v, Q.FIELDS + i);
+  for (let i = 0; i < handle.fieldCount; i++) out[i] = Atomics.load(v, SeqlockLayout.FIELDS + i);
   return out; // ← should re-read SEQ and retry if it changed
 }
 
@@ -45,25 +53,25 @@ export interface ChannelEnds {
  */
 export function indexBeforeDataChannel(handle: SharedChannelHandle): ChannelEnds {
   const v = new Int32Array(handle.buffer);
-  const capacity = v[C.CAPACITY]!;
-  const words = v[C.MESSAGE_WORDS]!;
+  const capacity = v[ChannelLayout.CAPACITY]!;
+  const words = v[ChannelLayout.MESSAGE_WORDS]!;
   let tail = 0;
   let head = 0;
   return {
     trySend(message) {
-      if (((tail - Atomics.load(v, C.HEAD)) | 0) >= capacity) return 'full';
-      const base = C.SLOTS + (tail & (capacity - 1)) * words;
+      if (((tail - Atomics.load(v, ChannelLayout.HEAD)) | 0) >= capacity) return 'full';
+      const base = ChannelLayout.SLOTS + (tail & (capacity - 1)) * words;
       tail = (tail + 1) | 0;
-      Atomics.store(v, C.TAIL, tail); // ← published here...
+      Atomics.store(v, ChannelLayout.TAIL, tail); // ← published here...
       for (let i = 0; i < words; i++) Atomics.store(v, base + i, message[i] ?? 0); // ...written here
       return 'sent';
     },
     tryReceive(out) {
-      if (head === Atomics.load(v, C.TAIL)) return 'empty';
-      const base = C.SLOTS + (head & (capacity - 1)) * words;
+      if (head === Atomics.load(v, ChannelLayout.TAIL)) return 'empty';
+      const base = ChannelLayout.SLOTS + (head & (capacity - 1)) * words;
       for (let i = 0; i < words; i++) out[i] = Atomics.load(v, base + i);
       head = (head + 1) | 0;
-      Atomics.store(v, C.HEAD, head);
+      Atomics.store(v, ChannelLayout.HEAD, head);
       return 'received';
     },
   };
@@ -90,15 +98,15 @@ export interface FrameProducer {
  */
 export function tailBeforeBytesFrameRing(handle: FrameRingHandle): FrameProducer {
   const v = new Int32Array(handle.buffer);
-  const capacity = v[F.CAPACITY]!;
+  const capacity = v[FrameRingLayout.CAPACITY]!;
   let tail = 0;
   return {
     tryWrite(kind, slot, generation, more, data) {
-      const need = F.FRAME_HEADER_BYTES + ((data.length + 7) & ~7);
+      const need = FrameRingLayout.FRAME_HEADER_BYTES + ((data.length + 7) & ~7);
       let pos = tail & (capacity - 1);
       const toEnd = capacity - pos;
       const total = toEnd < need ? toEnd + need : need;
-      if (capacity - ((tail - Atomics.load(v, F.HEAD)) | 0) < total) return false;
+      if (capacity - ((tail - Atomics.load(v, FrameRingLayout.HEAD)) | 0) < total) return false;
       let padAt = -1;
       if (toEnd < need) {
         padAt = pos;
@@ -106,21 +114,30 @@ export function tailBeforeBytesFrameRing(handle: FrameRingHandle): FrameProducer
         pos = 0;
       }
       tail = (tail + need) | 0;
-      Atomics.store(v, F.TAIL, tail); // ← published here...
-      if (padAt >= 0 && toEnd >= F.FRAME_HEADER_BYTES) {
-        const p = (F.HEADER_BYTES + padAt) >> 2;
-        Atomics.store(v, p + F.FRAME_LENGTH, toEnd - F.FRAME_HEADER_BYTES);
-        Atomics.store(v, p + F.FRAME_TYPE, F.KIND_PAD);
+      Atomics.store(v, FrameRingLayout.TAIL, tail); // ← published here...
+      if (padAt >= 0 && toEnd >= FrameRingLayout.FRAME_HEADER_BYTES) {
+        const p = (FrameRingLayout.HEADER_BYTES + padAt) >> 2;
+        Atomics.store(
+          v,
+          p + FrameRingLayout.FRAME_LENGTH,
+          toEnd - FrameRingLayout.FRAME_HEADER_BYTES,
+        );
+        Atomics.store(v, p + FrameRingLayout.FRAME_TYPE, FrameRingLayout.KIND_PAD);
       }
-      const w = (F.HEADER_BYTES + pos) >> 2; // ...written from here on
-      Atomics.store(v, w + F.FRAME_LENGTH, data.length);
-      Atomics.store(v, w + F.FRAME_SLOT, slot);
-      Atomics.store(v, w + F.FRAME_GENERATION, generation);
-      Atomics.store(v, w + F.FRAME_TYPE, more ? kind | F.FLAG_MORE : kind);
+      const w = (FrameRingLayout.HEADER_BYTES + pos) >> 2; // ...written from here on
+      Atomics.store(v, w + FrameRingLayout.FRAME_LENGTH, data.length);
+      Atomics.store(v, w + FrameRingLayout.FRAME_SLOT, slot);
+      Atomics.store(v, w + FrameRingLayout.FRAME_GENERATION, generation);
+      Atomics.store(
+        v,
+        w + FrameRingLayout.FRAME_TYPE,
+        more ? kind | FrameRingLayout.FLAG_MORE : kind,
+      );
       const padded = new Uint8Array((data.length + 3) & ~3);
       padded.set(data);
       const words = new Int32Array(padded.buffer);
-      for (let i = 0; i < words.length; i++) Atomics.store(v, w + 4 + i, words[i]!);
+      const payload = w + FrameRingLayout.FRAME_HEADER_BYTES / 4;
+      for (let i = 0; i < words.length; i++) Atomics.store(v, payload + i, words[i]!);
       return true;
     },
     publish() {},

@@ -23,7 +23,7 @@ import {
   type RaceTest,
 } from '../define.ts';
 import { fifoModel } from '../linearizability.ts';
-import { PLANTED_VARIANTS } from '../planted/index.ts';
+import { type Variant, variantFields } from '../planted/index.ts';
 import { type ChannelEnds, indexBeforeDataChannel } from '../planted/others.ts';
 
 interface State {
@@ -37,13 +37,9 @@ const spsc = (): State => ({
 type Open = (handle: SharedChannelHandle) => ChannelEnds;
 const realChannel: Open = (handle) => SharedChannel.from(handle);
 
-function handoff(variant: string, open: Open): RaceTest<State> {
+function handoff(variant: Variant, open: Open): RaceTest<State> {
   return defineRaceTest<State>({
-    name: variant === 'correct' ? 'channel/spsc-handoff' : `channel/spsc-handoff [${variant}]`,
-    variant,
-    ...(variant === 'correct'
-      ? {}
-      : { planted: PLANTED_VARIANTS[variant as keyof typeof PLANTED_VARIANTS] }),
+    ...variantFields('channel/spsc-handoff', variant),
     description: 'three two-word messages through a two-slot ring',
     setup: spsc,
     actors: [

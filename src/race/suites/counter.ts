@@ -16,7 +16,7 @@ import {
   type RaceTest,
 } from '../define.ts';
 import { counterModel } from '../linearizability.ts';
-import { PLANTED_VARIANTS } from '../planted/index.ts';
+import { type Variant, variantFields } from '../planted/index.ts';
 import { lostUpdate } from '../planted/others.ts';
 
 type Updater = (view: Int32Array, index: number, fn: (current: number) => number) => number;
@@ -28,22 +28,14 @@ interface State {
 const setup = (): State => ({ view: new Int32Array(new SharedArrayBuffer(4)) });
 const plus1 = (x: number) => x + 1;
 
-function variantFields(variant: string): { variant: string; planted?: string } {
-  return variant === 'correct'
-    ? { variant }
-    : { variant, planted: PLANTED_VARIANTS[variant as keyof typeof PLANTED_VARIANTS] };
-}
-
-function suite(variant: string, updater: Updater): RaceTest<State>[] {
-  const tag = variant === 'correct' ? '' : ` [${variant}]`;
+function suite(variant: Variant, updater: Updater): RaceTest<State>[] {
   const increment = (s: State) => {
     updater(s.view, 0, plus1);
   };
   const OPS = { stress: 200, explore: 2 };
   return [
     defineRaceTest<State>({
-      name: `counter/increments${tag}`,
-      ...variantFields(variant),
+      ...variantFields('counter/increments', variant),
       description: 'two threads increment a shared word once each',
       setup,
       actors: [increment, increment],
@@ -54,8 +46,7 @@ function suite(variant: string, updater: Updater): RaceTest<State>[] {
       ],
     }),
     defineStressTest<State>({
-      name: `counter/invariant${tag}`,
-      ...variantFields(variant),
+      ...variantFields('counter/invariant', variant),
       description: 'three threads increment many times; the total must be exact',
       threads: 3,
       ops: OPS,
@@ -70,8 +61,7 @@ function suite(variant: string, updater: Updater): RaceTest<State>[] {
       },
     }),
     defineLinearizabilityTest<State, number>({
-      name: `counter/linearizable${tag}`,
-      ...variantFields(variant),
+      ...variantFields('counter/linearizable', variant),
       description: 'increments return the value they replaced; the history must fit a counter',
       setup,
       model: counterModel,

@@ -9,7 +9,7 @@
  */
 import { FrameRing, type FrameRingHandle } from '../../shm/frame-ring.ts';
 import { defineRaceTest, type RaceTest } from '../define.ts';
-import { PLANTED_VARIANTS } from '../planted/index.ts';
+import { type Variant, variantFields } from '../planted/index.ts';
 import { type FrameProducer, tailBeforeBytesFrameRing } from '../planted/others.ts';
 
 interface State {
@@ -28,13 +28,9 @@ function payload(m: number, length: number): Uint8Array {
 type Open = (handle: FrameRingHandle) => FrameProducer;
 const realRing: Open = (handle) => FrameRing.from(handle);
 
-function handoff(variant: string, open: Open): RaceTest<State> {
+function handoff(variant: Variant, open: Open): RaceTest<State> {
   return defineRaceTest<State>({
-    name: variant === 'correct' ? 'frame-ring/handoff' : `frame-ring/handoff [${variant}]`,
-    variant,
-    ...(variant === 'correct'
-      ? {}
-      : { planted: PLANTED_VARIANTS[variant as keyof typeof PLANTED_VARIANTS] }),
+    ...variantFields('frame-ring/handoff', variant),
     description: 'three frames (300, 500, 200 bytes) through a 1 KiB ring, the last one wrapping',
     setup: () => ({ ring: FrameRing.create(1024).handle }),
     actors: [

@@ -10,7 +10,7 @@
  */
 import { Mutex, type MutexHandle } from '../../shm/mutex.ts';
 import { type ActorContext, defineRaceTest, type RaceTest } from '../define.ts';
-import { PLANTED_VARIANTS, type PlantedVariant } from '../planted/index.ts';
+import { type Variant, variantFields } from '../planted/index.ts';
 import {
   checkThenSetLock,
   type LockLike,
@@ -56,17 +56,13 @@ function criticalSection(make: MakeLock) {
 
 function exclusion(
   name: string,
-  variant: string,
+  variant: Variant,
   make: MakeLock,
   spurious: number,
 ): RaceTest<State> {
   const actor = criticalSection(make);
   return defineRaceTest<State>({
-    name,
-    variant,
-    ...(variant in PLANTED_VARIANTS
-      ? { planted: PLANTED_VARIANTS[variant as PlantedVariant] }
-      : {}),
+    ...variantFields(name, variant),
     description: 'two threads take the lock once each and bump a counter inside it',
     faults: { spurious },
     setup,
@@ -80,13 +76,9 @@ function exclusion(
   });
 }
 
-function owner(name: string, variant: string, make: MakeLock): RaceTest<State> {
+function owner(variant: Variant, make: MakeLock): RaceTest<State> {
   return defineRaceTest<State>({
-    name,
-    variant,
-    ...(variant in PLANTED_VARIANTS
-      ? { planted: PLANTED_VARIANTS[variant as PlantedVariant] }
-      : {}),
+    ...variantFields('mutex/owner', variant),
     description: 'a thread that does not hold the lock tries to unlock it',
     setup,
     actors: [
@@ -165,25 +157,11 @@ const ownerDeath = defineRaceTest<State>({
 
 export default [
   exclusion('mutex/exclusion', 'correct', realMutex, 0),
-  exclusion('mutex/exclusion [check-then-set-lock]', 'check-then-set-lock', checkThenSetLock, 0),
-  exclusion(
-    'mutex/exclusion [notify-before-store]',
-    'notify-before-store',
-    notifyBeforeStoreLock,
-    0,
-  ),
+  exclusion('mutex/exclusion', 'check-then-set-lock', checkThenSetLock, 0),
+  exclusion('mutex/exclusion', 'notify-before-store', notifyBeforeStoreLock, 0),
   exclusion('mutex/spurious-wakeups', 'correct', realMutex, 0.2),
-  exclusion(
-    'mutex/spurious-wakeups [wait-ignores-spurious-wakeup]',
-    'wait-ignores-spurious-wakeup',
-    wakeMeansMineLock,
-    0.2,
-  ),
-  owner('mutex/owner', 'correct', realMutex),
-  owner(
-    'mutex/owner [unlock-without-owner-check]',
-    'unlock-without-owner-check',
-    unlockWithoutOwnerCheck,
-  ),
+  exclusion('mutex/spurious-wakeups', 'wait-ignores-spurious-wakeup', wakeMeansMineLock, 0.2),
+  owner('correct', realMutex),
+  owner('unlock-without-owner-check', unlockWithoutOwnerCheck),
   ownerDeath,
 ];

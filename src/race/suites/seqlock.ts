@@ -9,7 +9,7 @@
  */
 import { Seqlock, type SeqlockHandle } from '../../shm/seqlock.ts';
 import { defineRaceTest, type RaceTest } from '../define.ts';
-import { PLANTED_VARIANTS } from '../planted/index.ts';
+import { type Variant, variantFields } from '../planted/index.ts';
 import { readWithoutRetry } from '../planted/others.ts';
 
 interface State {
@@ -21,13 +21,9 @@ const setup = (): State => ({ record: Seqlock.create(2).handle });
 type Reader = (handle: SeqlockHandle, out: Int32Array) => Int32Array;
 const realRead: Reader = (handle, out) => Seqlock.from(handle).read(out);
 
-function snapshot(variant: string, read: Reader): RaceTest<State> {
+function snapshot(variant: Variant, read: Reader): RaceTest<State> {
   return defineRaceTest<State>({
-    name: variant === 'correct' ? 'seqlock/snapshot' : `seqlock/snapshot [${variant}]`,
-    variant,
-    ...(variant === 'correct'
-      ? {}
-      : { planted: PLANTED_VARIANTS[variant as keyof typeof PLANTED_VARIANTS] }),
+    ...variantFields('seqlock/snapshot', variant),
     description: 'a reader snapshots two fields while a writer publishes (1, 1) then (2, 2)',
     setup,
     actors: [

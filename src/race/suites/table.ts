@@ -11,7 +11,7 @@ import { Table } from '../../shm/layout.ts';
 import { SlotTable, type SlotTableHandle } from '../../table/slot-table.ts';
 import { Flag } from '../../table/state.ts';
 import { defineRaceTest, type RaceTest } from '../define.ts';
-import { PLANTED_VARIANTS } from '../planted/index.ts';
+import { type Variant, variantFields } from '../planted/index.ts';
 import { setFlagsIgnoringGeneration } from '../planted/others.ts';
 
 interface State {
@@ -38,13 +38,9 @@ const plantedMark: MarkUnready = (_table, handle, _generation) =>
     Flag.unready,
   );
 
-function staleProbe(variant: string, mark: MarkUnready): RaceTest<State> {
+function staleProbe(variant: Variant, mark: MarkUnready): RaceTest<State> {
   return defineRaceTest<State>({
-    name: variant === 'correct' ? 'table/stale-probe' : `table/stale-probe [${variant}]`,
-    variant,
-    ...(variant === 'correct'
-      ? {}
-      : { planted: PLANTED_VARIANTS[variant as keyof typeof PLANTED_VARIANTS] }),
+    ...variantFields('table/stale-probe', variant),
     description:
       'a health-probe result for the process of generation g lands while the slot restarts (generation g + 1)',
     setup: readySlot,
