@@ -240,7 +240,7 @@ function spscTarget(measurements: readonly Measurement[], batched: boolean): Tar
   let note: string | undefined;
   if (!met && !batched) {
     note =
-      'every message is its own send and receive call with several Atomics operations (in-progress count, closed check, index publish, parked-peer check; ~7 ns each here) and the indices bounce between the two cores’ caches; the batch calls publish once per batch (see the batched row)';
+      'every message is its own send and receive call: a send is one CAS of the tail (publish and closed check in one) and a parked-peer check, a receive an index store and a parked-producer check, and the two indices bounce between the two cores’ caches on every message; the batch calls publish once per batch (see the batched row)';
   } else if (!met) {
     note =
       'the batch calls did not reach 20 M msgs/s on this run: see the CI and the load warnings';
