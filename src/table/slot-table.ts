@@ -23,7 +23,8 @@
  * the waiter: no lost wake-up. Waking all is deliberate: waiters may want different slots.
  *
  * Waiting inside one thread (`leaseAnyAsync`) is a FIFO queue per SlotTable instance (an instance
- * belongs to one thread). Parking every async waiter on the futex would wake them all on every
+ * belongs to one thread): the WaitQueue and ReleasePump of wait-queue.ts, which the coordinator's
+ * per-key queues use too. Parking every async waiter on the futex would wake them all on every
  * release and let the releasing caller, still running, take the slot back before any of them got a
  * turn: starvation and a thundering herd. Instead:
  * - a new call does not barge: with waiters queued it joins the tail;
@@ -64,11 +65,9 @@ import {
   type StatusName,
   statusName,
 } from './state.ts';
+import { ReleasePump, SKIP, WaitQueue } from './wait-queue.ts';
 
 export const TABLE_HANDLE_KIND = 'atomvisor.table';
-
-/** Longer timers overflow in Node (they fire after 1 ms): such waits are treated as unbounded. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface SlotTableHandle {
   readonly kind: typeof TABLE_HANDLE_KIND;
@@ -120,16 +119,6 @@ export interface LeaseWaitOptions {
   signal?: AbortSignal;
 }
 
-interface QueuedLease {
-  readonly slots: readonly number[];
-  readonly resolve: (leased: Leased) => void;
-  readonly reject: (error: unknown) => void;
-  readonly timeoutMs: number;
-  timer: NodeJS.Timeout | undefined;
-  readonly signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-}
-
 export class SlotTable {
   readonly capacity: number;
   /** The table's epoch, ms since the Unix epoch. */
@@ -137,11 +126,22 @@ export class SlotTable {
   readonly #view: Int32Array;
   readonly #seqlocks: (Seqlock | undefined)[];
   readonly #scratch: Int32Array;
-  /** This thread's `leaseAnyAsync` callers, in arrival order (a Set keeps insertion order). */
-  readonly #queue = new Set<QueuedLease>();
+  /** This thread's `leaseAnyAsync` callers (each waits for any of its slots), FIFO. */
+  readonly #queue = new WaitQueue<Leased, readonly number[], number>({
+    attempt: (slots, hint) => this.#attempt(slots, hint),
+    timeoutError: (_slots, timeoutMs) => new TimeoutError('SlotTable.leaseAnyAsync()', timeoutMs),
+    counted: () => {
+      if (this.#queue.size === 0) this.#pump.stop(); // nobody left: stop parking (no keep-alive)
+    },
+  });
+  /** Slots found not leasable in the current serve pass: skipped for later waiters. */
+  readonly #busy = new Set<number>();
+  readonly #pump = new ReleasePump(
+    this,
+    () => this.#queue.size > 0,
+    () => this.#serveAll(),
+  );
   readonly #listeners: ((slot: number) => void)[] = [];
-  #pumping = false;
-  #pumpStop: AbortController | undefined;
 
   static create(capacity: number, options: { epochMs?: number } = {}): SlotTable {
     checkInteger(capacity, 'capacity', 1, L.MAX_CAPACITY);
@@ -475,7 +475,9 @@ export class SlotTable {
         const got = this.#tryLeaseAny(slots);
         if (got !== undefined) return Promise.resolve(got);
       }
-      return this.#enqueue([...slots], timeout, signal);
+      const queued = this.#queue.wait([...slots], timeout, signal);
+      this.#pump.start();
+      return queued;
     } catch (error) {
       return Promise.reject(error);
     }
@@ -530,117 +532,39 @@ export class SlotTable {
     await parkAsync(this.#view, L.RELEASES, epoch, deadline, signal);
   }
 
-  #enqueue(
-    slots: readonly number[],
-    timeout: number | undefined,
-    signal: AbortSignal | undefined,
-  ): Promise<Leased> {
-    // Hot under contention: one closure (the executor) per waiter, the rest is shared.
-    return new Promise<Leased>((resolve, reject) => {
-      const waiter: QueuedLease = {
-        slots,
-        resolve,
-        reject,
-        timeoutMs: timeout ?? 0,
-        timer: undefined,
-        signal,
-        onAbort: undefined,
-      };
-      if (timeout !== undefined && timeout < MAX_TIMER_MS)
-        waiter.timer = setTimeout(this.#onTimeout, timeout, waiter);
-      if (signal !== undefined) {
-        waiter.onAbort = () => this.#drop(waiter, signal.reason);
-        signal.addEventListener('abort', waiter.onAbort, { once: true });
-      }
-      this.#queue.add(waiter);
-      if (!this.#pumping) void this.#pump();
-    });
-  }
-
-  readonly #onTimeout = (waiter: QueuedLease): void =>
-    this.#drop(waiter, new TimeoutError('SlotTable.leaseAnyAsync()', waiter.timeoutMs));
-
-  /** Reject a waiter that is still queued (a timeout or an abort). */
-  #drop(waiter: QueuedLease, error: unknown): void {
-    if (!this.#queue.has(waiter)) return; // already served or dropped
-    this.#leave(waiter);
-    waiter.reject(error);
-  }
-
-  /** Take `waiter` out of the queue and drop its timer and abort listener. */
-  #leave(waiter: QueuedLease): void {
-    this.#queue.delete(waiter);
-    clearTimeout(waiter.timer);
-    if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener('abort', waiter.onAbort);
-    if (this.#queue.size === 0) this.#pumpStop?.abort(); // nobody left: stop parking (no keep-alive)
-  }
-
-  /**
-   * The one futex waiter of this instance, alive while the queue is non-empty. It announces itself
-   * once (LEASE_WAITERS) for its whole life, so every epoch read below is followed by a serve pass
-   * (the retry) and a park that returns at once if RELEASES moved since: no lost wake-up.
-   */
-  async #pump(): Promise<void> {
-    this.#pumping = true;
-    this.addLeaseWaiter(1);
-    try {
-      while (this.#queue.size > 0) {
-        const epoch = this.releaseEpoch();
-        this.#serveQueue();
-        if (this.#queue.size === 0) break;
-        const stop = new AbortController();
-        this.#pumpStop = stop;
-        try {
-          await this.parkForRelease(epoch, Number.POSITIVE_INFINITY, stop.signal);
-        } catch {
-          // stopped because the queue emptied; the loop condition decides
-        } finally {
-          this.#pumpStop = undefined;
-        }
-      }
-    } finally {
-      this.addLeaseWaiter(-1);
-      this.#pumping = false;
-    }
-  }
-
-  /** Serve the queue in order (after a futex wake-up: any slots may have freed up). */
-  #serveQueue(): void {
-    const busy = new Set<number>(); // found not leasable in this pass: skip for later waiters
-    for (const waiter of this.#queue) {
-      let got: Leased | undefined;
-      for (const slot of waiter.slots) {
-        if (busy.has(slot)) continue;
-        got = this.#leaseOne(slot);
-        if (got !== undefined) break;
-        busy.add(slot);
-      }
-      if (got === undefined) continue;
-      this.#leave(waiter);
-      waiter.resolve(got);
-    }
-  }
-
   /**
    * `slot` just became leasable by this thread's doing. Hand it to the first queued waiter that
    * wants it, else to the in-thread listeners; only if it is still ready afterwards wake the futex
    * waiters (other threads, and pumps), since a slot taken here changed nothing for them.
    */
   #madeLeasable(slot: number): void {
-    if (this.#queue.size > 0) {
-      for (const waiter of this.#queue) {
-        if (!waiter.slots.includes(slot)) continue;
-        const got = this.#leaseOne(slot);
-        if (got !== undefined) {
-          this.#leave(waiter);
-          waiter.resolve(got);
-          return;
-        }
-        break; // not leasable (taken by another thread, or unready): nobody here can have it
-      }
-    }
+    if (this.#queue.size > 0 && this.#queue.serve(slot) > 0) return;
     for (const listener of this.#listeners) listener(slot);
     if (StateWord.get(this.word(slot), 'status') === Status.ready) this.#announceRelease();
+  }
+
+  /**
+   * Serve one queued `leaseAnyAsync` caller: with `hint` (the slot this thread just made
+   * leasable), that slot if the caller wants it (SKIP if not: a later caller may); after a futex
+   * wake-up, any of its slots not already found busy in this pass (SKIP if none: a later caller
+   * may want other slots).
+   */
+  #attempt(slots: readonly number[], hint: number | undefined): Leased | undefined | typeof SKIP {
+    if (hint !== undefined) return slots.includes(hint) ? this.#leaseOne(hint) : SKIP;
+    const busy = this.#busy;
+    for (const slot of slots) {
+      if (busy.has(slot)) continue;
+      const got = this.#leaseOne(slot);
+      if (got !== undefined) return got;
+      busy.add(slot);
+    }
+    return SKIP;
+  }
+
+  /** A pass after a futex wake-up: any slot may have freed up. */
+  #serveAll(): void {
+    this.#busy.clear();
+    this.#queue.serve();
   }
 
   #tryLeaseAny(slots: readonly number[]): Leased | undefined {
