@@ -13,7 +13,11 @@ import { waitUntil } from '../helpers/processes.ts';
 function tokens(free: number) {
   const pool = { free, taken: 0, joined: 0, left: 0 };
   const queue = new WaitQueue<number, string>({
-    attempt: () => (pool.free > 0 ? (pool.free--, ++pool.taken) : undefined),
+    attempt: () => {
+      if (pool.free === 0) return undefined;
+      pool.free--;
+      return ++pool.taken;
+    },
     timeoutError: (name, ms) => new Error(`${name} timed out after ${ms} ms`),
     counted: (_name, delta) => {
       if (delta > 0) pool.joined++;
