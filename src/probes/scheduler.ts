@@ -1,6 +1,6 @@
 /**
  * ProbeScheduler: health rounds with Kubernetes probe semantics, costing the coordinator
- * microseconds of shared-state work whatever the probes do (failure F1 of DESIGN.md).
+ * microseconds of shared-state work whatever the probes do (failure F1: docs/architecture.md).
  *
  * One unref'd timer ticks every (shortest probe period / 4). A tick is a *round*: it reads every
  * replica's state word lock-free, decides which probes are due (per replica, per probe next-due
@@ -22,7 +22,7 @@
  * performance.now and reported in stats: that is the coordinator's whole critical section here.
  */
 import { ContentionError, ProbeConfigError } from '../errors.ts';
-import { nearestRank } from '../quantile.ts';
+import { SampleWindow } from '../quantile.ts';
 import type { SlotTable } from '../table/slot-table.ts';
 import { Flag } from '../table/state.ts';
 import { countOf, withCount } from './counters.ts';
@@ -187,7 +187,8 @@ interface Job {
 export class ProbeScheduler {
   readonly #host: ProbeHost;
   readonly #replicas = new Map<number, ReplicaState>();
-  readonly #latencies: number[] = [];
+  /** Latency of the last 1 024 results, ms. */
+  readonly #latencies = new SampleWindow(1024);
   #queue: Job[] = [];
   #draining = false;
   #pool: ProbePool | undefined;
@@ -283,8 +284,6 @@ export class ProbeScheduler {
 
   stats(): ProbeStats {
     const s = this.#stats;
-    const sorted = [...this.#latencies].sort((a, b) => a - b);
-    const at = (q: number) => nearestRank(sorted, q);
     return {
       dispatched: s.dispatched,
       results: s.results,
@@ -302,7 +301,7 @@ export class ProbeScheduler {
         readiness: { ...s.byProbe.readiness },
         startup: { ...s.byProbe.startup },
       },
-      latencyMs: { count: sorted.length, p50: at(0.5), p99: at(0.99), max: sorted.at(-1) ?? 0 },
+      latencyMs: this.#latencies.summary(),
       rounds: s.rounds,
       lastRoundUs: s.lastRoundUs,
       maxRoundUs: s.maxRoundUs,
@@ -540,8 +539,7 @@ export class ProbeScheduler {
       if (outcome.timedOut) s.timedOut++;
       if (outcome.config) s.configErrors++;
     }
-    this.#latencies.push(latencyMs);
-    if (this.#latencies.length > 1024) this.#latencies.shift();
+    this.#latencies.add(latencyMs);
 
     let kill = false;
     const probes = target.spec.probes;
