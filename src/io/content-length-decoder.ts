@@ -39,8 +39,17 @@
  *   reports it); framing does not judge bodies.
  */
 import { InvalidArgumentError } from '../errors.ts';
-import type { FrameProblem } from './framing.ts';
 import { chunkBytes, DEFAULT_MAX_LINE_BYTES, RETAINED_BUFFER_BYTES } from './line-decoder.ts';
+
+/**
+ * What a frame decoder reports (this one, and every decoder behind framing.ts):
+ * - `invalid`: bytes that are not a frame (a bad `Content-Length` header, garbage), skipped;
+ * - `oversized`: a message over `maxMessageBytes`, skipped without being buffered;
+ * - `truncated`: the stream ended inside a frame (reported by `end()`).
+ * The same three values as the coordinator's `protocol` event. (Defined here, not in framing.ts,
+ * which imports this file: modules never import each other in a circle.)
+ */
+export type FrameProblem = 'invalid' | 'oversized' | 'truncated';
 
 export const DEFAULT_MAX_MESSAGE_BYTES = DEFAULT_MAX_LINE_BYTES;
 export const DEFAULT_MAX_HEADER_BYTES = 8 * 1024;

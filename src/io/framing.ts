@@ -15,20 +15,14 @@
  * `maxMessageBytes` (plus, for `'lsp'`, a header block) is buffered per decoder.
  */
 import { InvalidArgumentError } from '../errors.ts';
-import { ContentLengthDecoder } from './content-length-decoder.ts';
+import { ContentLengthDecoder, type FrameProblem } from './content-length-decoder.ts';
 import { DEFAULT_MAX_LINE_BYTES, LineFramer } from './line-decoder.ts';
 
 export type FramingProtocol = 'jsonrpc-lines' | 'lsp' | 'none';
 
 export const FRAMING_PROTOCOLS: readonly FramingProtocol[] = ['jsonrpc-lines', 'lsp', 'none'];
 
-/**
- * - `invalid`: bytes that are not a frame (a bad `Content-Length` header, garbage), skipped;
- * - `oversized`: a message over `maxMessageBytes`, skipped without being buffered;
- * - `truncated`: the stream ended inside a frame (reported by `end()`).
- * The same three values as the coordinator's `protocol` event.
- */
-export type FrameProblem = 'invalid' | 'oversized' | 'truncated';
+export type { FrameProblem };
 
 export interface FrameDecoder {
   /** Consumes a chunk of the stream; calls `onMessage` / `onProblem` for what it completes. */
