@@ -27,7 +27,8 @@ import { EventEmitter } from 'node:events';
 import { ClosedError, InvalidArgumentError, NotRunningError } from '../errors.ts';
 import { StateFile } from '../io/state-file.ts';
 import { readNumber, readObject } from '../options.ts';
-import { ProbeScheduler, type RoundReport } from '../probes/scheduler.ts';
+import { ProbeScheduler } from '../probes/scheduler.ts';
+import type { RoundReport } from '../probes/types.ts';
 import { checkSignal, checkTimeout, describe } from '../shm/validate.ts';
 import { SlotTable } from '../table/slot-table.ts';
 import { Flag } from '../table/state.ts';
@@ -54,14 +55,6 @@ import {
   type CoordinatorStats,
   checkRequest,
   type RequestOptions,
-} from './types.ts';
-
-export type {
-  AcquireOptions,
-  ConnectionSnapshot,
-  CoordinatorStats,
-  ReplicaSnapshot,
-  RequestOptions,
 } from './types.ts';
 
 const events = channel('atomvisor:coordinator');

@@ -1,5 +1,5 @@
 import type { MemoryBreach } from '../io/memory.ts';
-import type { ProbeEvent, UnhealthyEvent } from '../probes/scheduler.ts';
+import type { ProbeEvent, UnhealthyEvent } from '../probes/types.ts';
 
 /**
  * What the coordinator reports. Every event goes to the Coordinator's EventEmitter under its name

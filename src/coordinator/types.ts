@@ -8,8 +8,8 @@
 import { InvalidArgumentError } from '../errors.ts';
 import { readObject } from '../options.ts';
 import type { ProbeCounts } from '../probes/counters.ts';
-import type { ProbeStats } from '../probes/scheduler.ts';
 import type { ProbeName } from '../probes/spec.ts';
+import type { ProbeStats } from '../probes/types.ts';
 import { checkSignal, checkTimeout, describe } from '../shm/validate.ts';
 import type { SlotSnapshot } from '../table/slot-table.ts';
 import type { StatusName } from '../table/state.ts';

@@ -38,16 +38,6 @@ import type {
   RoundSection,
 } from './types.ts';
 
-export type {
-  ProbeEvent,
-  ProbeHost,
-  ProbeStats,
-  ProbeTarget,
-  RoundReport,
-  RoundSection,
-  UnhealthyEvent,
-} from './types.ts';
-
 interface ProbeState {
   due: number;
   inFlight: boolean;
