@@ -1,3 +1,4 @@
+/** The coordinator's public surface, as `atomvisor` (src/index.ts) exports it. */
 export type { FramingProtocol } from '../io/framing.ts';
 export { decodeProbeCounts, type ProbeCounts } from '../probes/counters.ts';
 export type { ProbeKind, ProbeName, ProbeSpec, ProbeTiming } from '../probes/spec.ts';
