@@ -1,6 +1,6 @@
 /**
- * ANTI-PATTERN (F1 in DESIGN.md): a health check loop that holds the pool lock while it probes
- * each connection in turn.
+ * ANTI-PATTERN (F1 in docs/architecture.md): a health check loop that holds the pool lock while
+ * it probes each connection in turn.
  *
  * Incident: a connection manager (Python asyncio, "Connection Manager Stop-the-World Freeze").
  * `_health_check_loop` took the manager's global `asyncio.Lock` and, still holding it, awaited a

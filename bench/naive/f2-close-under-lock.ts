@@ -1,5 +1,5 @@
 /**
- * ANTI-PATTERN (F2 in DESIGN.md): closing a hung subprocess while holding the pool mutex.
+ * ANTI-PATTERN (F2 in docs/architecture.md): closing a hung subprocess while holding the pool mutex.
  *
  * Incident: a stdio MCP connection pool (Go, "STDIO Connection Pool Deadlock Fix").
  * `removeConnection()` called `conn.client.Close()` — end stdin, wait for the process — while its

@@ -1,5 +1,5 @@
 /**
- * ANTI-PATTERN (F3 in DESIGN.md): shared state read and written by direct field access.
+ * ANTI-PATTERN (F3 in docs/architecture.md): shared state read and written by direct field access.
  *
  * Incident: a process manager (Go, "Brummer" scripts_status lockup). Process state was read by
  * direct field access (`status := p.Status`) next to mutex-guarded getters, and counters were

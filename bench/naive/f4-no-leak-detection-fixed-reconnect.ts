@@ -1,6 +1,6 @@
 /**
- * ANTI-PATTERN (F4 in DESIGN.md): a pool that cannot see leaked leases and reconnects on a fixed
- * delay.
+ * ANTI-PATTERN (F4 in docs/architecture.md): a pool that cannot see leaked leases and reconnects
+ * on a fixed delay.
  *
  * Incident: connection and terminal pools (TypeScript, claude-flow "WebSocket Stability
  * Engineering Report"): before the fixes, connections that a caller never gave back stayed

@@ -1,5 +1,6 @@
 /**
- * ANTI-PATTERN (F5 in DESIGN.md): one pool-wide lock held for a whole request on one connection.
+ * ANTI-PATTERN (F5 in docs/architecture.md): one pool-wide lock held for a whole request on one
+ * connection.
  *
  * Incident: an agent session pool (Rust/tokio, "pool write lock held during entire prompt
  * streaming causes cross-session deadlock"). `SessionPool::with_connection(thread_id, f)` took the

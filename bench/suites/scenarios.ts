@@ -1,6 +1,6 @@
 /**
- * Suite "scenarios": one scenario per failure F1–F5 of DESIGN.md, each run twice — the faithful
- * naive design of the incident (bench/naive/) and atomvisor — on real subprocesses (and, for F3,
+ * Suite "scenarios": one scenario per failure F1–F5 of docs/architecture.md, each run twice — the
+ * faithful naive design of the incident (bench/naive/) and atomvisor — on real subprocesses (and, for F3,
  * real worker threads). Each reports the figure its incident was about; `targets` judges the
  * ratios the benchmark issue asks for (F1, F2, F5) and that F3/F4 show what they should.
  */

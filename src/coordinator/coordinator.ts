@@ -3,7 +3,14 @@
  * replica processes), routes requests to them, hands out exclusive leases, and keeps every
  * process supervised — and it stays responsive whatever one process does.
  *
- * How the five classic pool failures are ruled out here:
+ * This file is the public API and the wiring; each job is a part of its own:
+ * registry.ts (keys, replicas, slots), queues.ts (the FIFO wait per key and the futex pump),
+ * leases.ts (taking and releasing leases), supervisor.ts (one replica's process life),
+ * routing.ts (the data plane, requests and what servers send), housekeeper.ts (leaks, evictions,
+ * retirements), io-events.ts (exits, memory, dead IO workers), stats.ts (snapshots and stats),
+ * and the probe scheduler (src/probes/scheduler.ts).
+ *
+ * How the five classic pool failures (F1–F5, docs/architecture.md) are ruled out here:
  * - F1/F2: there is no pool lock. Per-slot state moves by CAS in the shared slot table; stopping a
  *   process first moves its slot to draining/closing (so new work goes elsewhere), then waits and
  *   signals with nothing held.
@@ -17,39 +24,22 @@
  */
 import { channel } from 'node:diagnostics_channel';
 import { EventEmitter } from 'node:events';
-import {
-  ClosedError,
-  ConnectionFailedError,
-  ConnectionLostError,
-  ContentionError,
-  InvalidArgumentError,
-  NotLeaseHolderError,
-  NotRunningError,
-  QueueFullError,
-  TimeoutError,
-} from '../errors.ts';
-import type { IoEvent } from '../io/io-host.ts';
-import { signalGroup } from '../io/process-group.ts';
+import { ClosedError, InvalidArgumentError, NotRunningError } from '../errors.ts';
 import { StateFile } from '../io/state-file.ts';
-import { readObject } from '../options.ts';
-import { decodeProbeCounts, type ProbeCounts } from '../probes/counters.ts';
-import { ProbeScheduler, type ProbeStats, type RoundReport } from '../probes/scheduler.ts';
-import type { ProbeName } from '../probes/spec.ts';
-import { nearestRank } from '../quantile.ts';
-import { checkSignal, checkTimeout, describe, MAX_TIMER_MS } from '../shm/validate.ts';
-import { type SlotSnapshot, SlotTable } from '../table/slot-table.ts';
-import { Flag, STATUS_NAMES, type StatusName } from '../table/state.ts';
-import {
-  EVENT_CHANNEL,
-  errorCode,
-  type LeaseMessage,
-  leaseChannel,
-  requestChannel,
-} from './diagnostics.ts';
+import { ProbeScheduler } from '../probes/scheduler.ts';
+import type { RoundReport } from '../probes/types.ts';
+import { checkSignal, checkTimeout, describe } from '../shm/validate.ts';
+import { SlotTable } from '../table/slot-table.ts';
+import { Flag } from '../table/state.ts';
+import { EVENT_CHANNEL, requestChannel } from './diagnostics.ts';
 import type { CoordinatorEvents } from './events.ts';
 import type { NotificationHandler, RequestHandler } from './handlers.ts';
+import { Housekeeper } from './housekeeper.ts';
+import { type IoEventsContext, onIoEvent, onIoWorkerDeath } from './io-events.ts';
 import { IoPool } from './io-pool.ts';
-import { Lease, type LeaseBackend } from './lease.ts';
+import { Keys } from './keys.ts';
+import type { Lease } from './lease.ts';
+import { Leases } from './leases.ts';
 import {
   type CoordinatorOptions,
   checkReplicas,
@@ -57,133 +47,22 @@ import {
   resolveOptions,
   resolveRegisterOptions,
 } from './options.ts';
-import { type ReloadReport, rollReplicas } from './reload.ts';
-import { noProtocol, type RequestOptions, Router } from './routing.ts';
-import { type ConnectionSpec, type ResolvedSpec, resolveSpec } from './spec.ts';
-import { Supervisor, type SupervisorContext } from './supervisor.ts';
-
-export type { RequestOptions };
-
-export interface AcquireOptions {
-  /** How long to wait for a free connection. Default: options.acquireTimeoutMs. */
-  timeoutMs?: number;
-  signal?: AbortSignal;
-}
-
-export interface ReplicaSnapshot extends SlotSnapshot {
-  key: string;
-  replica: number;
-  /** What the start handshake returned (e.g. MCP initialize's result, with capabilities). */
-  handshake: unknown;
-  idle: boolean;
-  /** Consecutive probe counts of the current process (decoded from probeFailures/probeSuccesses). */
-  probes: Record<ProbeName, ProbeCounts>;
-  /**
-   * Resident memory of the process's whole group, as last measured (every
-   * housekeeping.memoryCheckMs, when it has spec.maxMemoryMb or housekeeping.measureMemory is on);
-   * undefined before the first measurement or when not measured.
-   */
-  rssBytes: number | undefined;
-  /** Its CPU use between the last two measurements, in % of one core (measured like rssBytes). */
-  cpuPercent: number | undefined;
-}
-
-export interface ConnectionSnapshot {
-  key: string;
-  /** The best status among the replicas (ready > leased > starting > ...). */
-  status: StatusName;
-  replicas: ReplicaSnapshot[];
-}
-
-export interface CoordinatorStats {
-  connections: number;
-  byStatus: Record<StatusName, number>;
-  leases: number;
-  waiters: number;
-  restarts: number;
-  inFlight: number;
-  requests: { total: number; failed: number };
-  /**
-   * Processes that have not read what they were sent (over 1 MiB waits in their stdin pipe):
-   * their requests queue, bounded by maxQueued, until they read again.
-   */
-  stdinBlocked: number;
-  /**
-   * The data plane as this thread sees it, over the live IO workers' rings: frames it sent and
-   * the publishes and wake-ups (notifies of a parked worker) they took; frames it read, the reads
-   * they took, and how often it parked waiting for them. Fewer wake-ups than frames is batching.
-   */
-  dataPlane: {
-    framesSent: number;
-    publishes: number;
-    workerWakeups: number;
-    framesRead: number;
-    reads: number;
-    parks: number;
-  };
-  /** Hold times of released leases (ms): the last 1 024. */
-  leaseHoldMs: { count: number; p50: number; p99: number; max: number };
-  /** The longest current lease, ms. */
-  oldestLeaseMs: number;
-  protocolErrors: number;
-  /** Housekeeping passes and their cost on the main thread (µs). */
-  /**
-   * Housekeeping passes and their cost; `skipped`: slot reads (by housekeeping or stats) given up
-   * because the record stayed held by a writer past the main thread's retry budget (a thread that
-   * died mid-write); such a slot is left out of that pass or these stats.
-   */
-  housekeeping: { passes: number; lastPassUs: number; maxPassUs: number; skipped: number };
-  /** Health probes: counts, outcomes, latency, dropped stale results, and their main-thread cost. */
-  probes: ProbeStats;
-}
-
-interface Entry {
-  key: string;
-  /** The spec new replicas start from: register's, or the last reload({ spec })'s. */
-  spec: ResolvedSpec;
-  replicas: Supervisor[];
-  /**
-   * Callers waiting for a usable replica, in arrival order (a Set keeps insertion order): the
-   * FIFO queue. Failed with the reason when the key fails or closes; its size is what maxWaiting
-   * bounds and what stats() reports.
-   */
-  waiters: Set<Waiter>;
-  /** How many of `waiters` are of each kind. */
-  queued: Record<WaiterKind, number>;
-  removing: boolean;
-}
-
-/** 'lease': acquire() (takes the replica); 'request': request() (uses a ready one, takes nothing). */
-type WaiterKind = 'lease' | 'request';
-
-/** A queued caller. Plain data: settling goes through the coordinator (#grant, #reject). */
-interface Waiter {
-  readonly entry: Entry;
-  readonly kind: WaiterKind;
-  /**
-   * What the caller waits for (a Lease, or a ready Supervisor), or undefined if not available now.
-   * `only`: the one replica that just became usable (a hand-off pass); an acquire tries just it.
-   */
-  readonly attempt: (only?: Supervisor) => unknown;
-  readonly resolve: (value: unknown) => void;
-  readonly reject: (error: unknown) => void;
-  readonly timeoutMs: number;
-  timer: NodeJS.Timeout | undefined;
-  readonly signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-}
+import { Queues, REQUESTING } from './queues.ts';
+import { type Core, type Entry, Registry } from './registry.ts';
+import type { ReloadReport } from './reload.ts';
+import { noProtocol, Router } from './routing.ts';
+import { type ConnectionSpec, resolveSpec } from './spec.ts';
+import { snapshotOf, statsOf } from './stats.ts';
+import type { Supervisor, SupervisorContext } from './supervisor.ts';
+import {
+  type AcquireOptions,
+  type ConnectionSnapshot,
+  type CoordinatorStats,
+  checkRequest,
+  type RequestOptions,
+} from './types.ts';
 
 const events = channel('atomvisor:coordinator');
-const STATUS_RANK: readonly StatusName[] = [
-  'ready',
-  'leased',
-  'starting',
-  'draining',
-  'closing',
-  'exited',
-  'failed',
-  'empty',
-];
 
 let nextCoordinatorId = 1;
 
@@ -194,73 +73,83 @@ export class Coordinator extends EventEmitter {
   readonly #table: SlotTable;
   readonly #io: IoPool;
   readonly #stateFile: StateFile | undefined;
-  readonly #entries = new Map<string, Entry>();
-  readonly #bySlot = new Map<number, Supervisor>();
-  readonly #leases = new Map<number, Lease>();
+  readonly #registry = new Registry();
+  readonly #queues: Queues;
+  readonly #leases: Leases;
+  readonly #router: Router;
+  readonly #housekeeper: Housekeeper;
+  readonly #keys: Keys;
+  readonly #ioEvents: IoEventsContext;
   readonly #ctx: SupervisorContext;
   readonly #started: Promise<void>;
   readonly #housekeeping: NodeJS.Timeout;
   readonly #probes: ProbeScheduler;
-  readonly #holds: number[] = [];
   #closing: Promise<void> | undefined;
-  /** Waiters queued over all entries; the futex pump runs while it is above zero. */
-  #queued = 0;
-  #pumping = false;
-  #pumpStop: AbortController | undefined;
-  readonly #router: Router;
-  #counters = {
-    passes: 0,
-    lastPassUs: 0,
-    maxPassUs: 0,
-    skipped: 0,
-  };
 
   constructor(options?: CoordinatorOptions) {
     super();
     this.options = resolveOptions(options);
-    this.#table = SlotTable.create(this.options.capacity);
+    const table = SlotTable.create(this.options.capacity);
+    this.#table = table;
+    const registry = this.#registry;
+    const { bySlot } = registry;
+    const core: Core = {
+      table,
+      registry,
+      options: this.options,
+      closing: () => this.#closing !== undefined,
+      emit: (event, payload) => this.#emit(event, payload),
+      changed: (key) => this.#queues.changed(key),
+    };
+    this.#queues = new Queues({
+      ...core,
+      admit: (entry) => this.#admit(entry),
+      lease: (entry, stack, only) => this.#leases.take(entry, stack, only),
+    });
     // Releases, starts and readiness changes made on this thread hand off to the queue at once.
-    this.#table.onLeasable((slot) => this.#onLeasable(slot));
+    table.onLeasable((slot) => this.#queues.onLeasable(slot));
     this.#stateFile =
       this.options.stateFile === undefined ? undefined : new StateFile(this.options.stateFile);
     this.#io = new IoPool(
       this.options.ioWorkers,
-      this.#table.handle,
+      table.handle,
       (kind, slot, generation, data, start, end) =>
         this.#router.onFrame(kind, slot, generation, data, start, end),
-      (index) => this.#onIoWorkerDeath(index),
+      (index) => onIoWorkerDeath(this.#ioEvents, index),
     );
     this.#router = new Router({
       coordinatorId: this.id,
       io: this.#io,
       options: this.options,
-      keyOf: (slot) => this.#bySlot.get(slot)?.key,
+      keyOf: (slot) => bySlot.get(slot)?.key,
       replicaOf: (slot) => {
-        const s = this.#bySlot.get(slot);
+        const s = bySlot.get(slot);
         if (s === undefined) return undefined;
-        const replica = this.#entries.get(s.key)?.replicas.indexOf(s) ?? -1;
+        const replica = registry.replicaIndex(s);
         return { key: s.key, replica, pid: s.pid, handlers: s.spec.handlers };
       },
       leaseOf: (slot) => this.#leases.get(slot),
       listens: (event) => this.listenerCount(event) > 0 || this.#channelListens(event),
-      emit: (event, payload) => this.#emit(event, payload),
-      ioEvent: (event) => this.#onIoEvent(event),
+      emit: core.emit,
+      ioEvent: (event) => onIoEvent(this.#ioEvents, event),
     });
+    const router = this.#router;
+    this.#leases = new Leases({ ...core, coordinatorId: this.id, queues: this.#queues, router });
+    this.#ioEvents = { ...core, io: this.#io, router };
+    this.#housekeeper = new Housekeeper({ ...core, leases: this.#leases });
     this.#ctx = {
-      table: this.#table,
+      ...core,
       io: this.#io,
-      router: this.#router,
-      options: this.options,
+      router,
       stateFile: this.#stateFile,
-      emit: (event, payload) => this.#emit(event, payload),
-      changed: (supervisor) => this.#serve(supervisor.key),
+      changed: (supervisor) => core.changed(supervisor.key),
     };
     this.#probes = new ProbeScheduler({
-      table: this.#table,
+      table,
       pool: this.options.probes,
-      replicas: () => this.#bySlot.values(),
+      replicas: () => bySlot.values(),
       jsonrpc: async (target, generation, method, params, timeoutMs) => {
-        const peer = this.#router.peer(target.slot, generation);
+        const peer = router.peer(target.slot, generation);
         if (peer === undefined)
           throw new NotRunningError(
             `the process of slot ${target.slot} (generation ${generation})`,
@@ -268,10 +157,17 @@ export class Coordinator extends EventEmitter {
         return peer.request(method, params, { timeoutMs, totalTimeoutMs: timeoutMs });
       },
       kill: (target, generation) => {
-        this.#bySlot.get(target.slot)?.killUnhealthy(generation);
+        bySlot.get(target.slot)?.killUnhealthy(generation);
       },
       probe: (event) => this.#emit('probe', event),
       unhealthy: (event) => this.#emit('unhealthy', event),
+    });
+    this.#keys = new Keys({
+      ...core,
+      queues: this.#queues,
+      leases: this.#leases,
+      probes: this.#probes,
+      supervisors: this.#ctx,
     });
     const io = this.#io;
     const stateFile = this.#stateFile;
@@ -307,62 +203,25 @@ export class Coordinator extends EventEmitter {
     this.#checkOpen();
     if (typeof key !== 'string' || key.length === 0)
       throw new InvalidArgumentError('key', `expected a non-empty string, got ${describe(key)}`);
-    if (this.#entries.has(key))
+    if (this.#registry.entries.has(key))
       throw new InvalidArgumentError('key', `${JSON.stringify(key)} is already registered`);
     const resolved = resolveSpec(spec);
     const { replicas } = resolveRegisterOptions(options);
     await this.#started;
     this.#checkOpen();
-    const entry: Entry = {
-      key,
-      spec: resolved,
-      replicas: [],
-      waiters: new Set(),
-      queued: { lease: 0, request: 0 },
-      removing: false,
-    };
-    for (let i = 0; i < replicas; i++) {
-      const claimed = this.#table.claim();
-      if (claimed === undefined) {
-        await this.#remove(entry, 0);
-        throw new InvalidArgumentError(
-          'options.replicas',
-          `the slot table is full (capacity ${this.options.capacity})`,
-        );
-      }
-      const supervisor = new Supervisor(this.#ctx, key, claimed.slot, resolved);
-      entry.replicas.push(supervisor);
-      this.#bySlot.set(claimed.slot, supervisor);
-    }
-    this.#entries.set(key, entry);
-    await Promise.all([
-      ...entry.replicas.map((s) => s.start()),
-      this.#probes.refresh().catch(() => {}),
-    ]);
-    if (entry.removing || this.#closing) throw new ClosedError('the coordinator');
-    const failed = entry.replicas.find((s) => s.status !== 'ready' && s.lastError !== undefined);
-    if (failed !== undefined) {
-      await this.#remove(entry, 0);
-      throw failed.lastError;
-    }
+    await this.#keys.add(key, resolved, replicas, 'options.replicas');
   }
 
   /** Stop `key`'s processes (in-flight work may finish for up to timeoutMs) and forget the key. */
   async unregister(key: string, options: { timeoutMs?: number } = {}): Promise<void> {
     const entry = this.#entry(key);
     const drainMs = checkTimeout(options.timeoutMs, 'options.timeoutMs') ?? 10_000;
-    await this.#remove(entry, drainMs);
+    await this.#keys.remove(entry, drainMs);
   }
 
   /** Start a failed (breaker tripped) or idle connection again by hand. */
   async restart(key: string): Promise<void> {
-    const entry = this.#entry(key);
-    await Promise.all(
-      entry.replicas.map((s) => {
-        s.resetPolicy();
-        return s.status === 'failed' || s.status === 'exited' ? s.start() : undefined;
-      }),
-    );
+    await this.#keys.restart(this.#entry(key));
   }
 
   /**
@@ -386,16 +245,7 @@ export class Coordinator extends EventEmitter {
     const readyTimeoutMs =
       checkTimeout(options.readyTimeoutMs, 'options.readyTimeoutMs') ?? this.options.startTimeoutMs;
     const spec = options.spec === undefined ? undefined : resolveSpec(options.spec, 'options.spec');
-    if (spec !== undefined) entry.spec = spec;
-    const report = await rollReplicas(key, [...entry.replicas], {
-      table: this.#table,
-      cancelled: (s) => this.#closing !== undefined || s.removed || entry.removing,
-      drainMs,
-      readyTimeoutMs,
-      ...(spec === undefined ? {} : { prepare: (s: Supervisor) => s.useSpec(spec) }),
-    });
-    if (spec !== undefined) void this.#probes.refresh().catch(() => {});
-    return report;
+    return this.#keys.reload(entry, drainMs, readyTimeoutMs, spec);
   }
 
   /**
@@ -410,38 +260,14 @@ export class Coordinator extends EventEmitter {
     const entry = this.#entry(key);
     const target = checkReplicas(replicas, 'replicas');
     const drainMs = checkTimeout(options.timeoutMs, 'options.timeoutMs') ?? 10_000;
-    if (target < entry.replicas.length) {
-      const gone = entry.replicas.slice(target);
-      await Promise.all(gone.map((s) => s.stop({ drainMs, remove: true })));
-      entry.replicas = entry.replicas.filter((s) => !gone.includes(s));
-      for (const s of gone) {
-        this.#bySlot.delete(s.slot);
-        this.#leases.delete(s.slot);
-        this.#probes.forget(s.slot);
-      }
-      void this.#probes.refresh().catch(() => {});
-      return;
-    }
-    const added: Supervisor[] = [];
-    while (entry.replicas.length < target) {
-      const claimed = this.#table.claim();
-      if (claimed === undefined)
-        throw new InvalidArgumentError(
-          'replicas',
-          `the slot table is full (capacity ${this.options.capacity})`,
-        );
-      const supervisor = new Supervisor(this.#ctx, key, claimed.slot, entry.spec);
-      entry.replicas.push(supervisor);
-      this.#bySlot.set(claimed.slot, supervisor);
-      added.push(supervisor);
-    }
-    await Promise.all([...added.map((s) => s.start()), this.#probes.refresh().catch(() => {})]);
+    await this.#keys.scale(entry, target, drainMs);
   }
 
   /**
    * A JSON-RPC request to any ready replica of `key` that is not under an exclusive lease (the
-   * least busy one). With none ready, it waits (bounded by options.acquireTimeoutMs and the
-   * signal) for one to be.
+   * least busy one). With none ready, it waits in the key's FIFO queue for one to be, bounded by
+   * the signal and by options.timeoutMs (default there: options.acquireTimeoutMs); the request's
+   * own inactivity timeout starts once it is sent.
    */
   request<T = unknown>(
     key: string,
@@ -452,13 +278,13 @@ export class Coordinator extends EventEmitter {
     try {
       this.#checkOpen();
       const entry = this.#entry(key);
-      this.#checkRequest(method, options);
+      checkRequest(method, options);
       if (entry.replicas[0]?.spec.protocol === 'none') throw noProtocol(key);
       // The replica is chosen and the request counted in flight in one synchronous step (#admit),
       // whether now or when the queue serves it later: a drain that starts in between sees it and
       // waits for it, and a lease taken in the same pass finds it in flight (it finishes there; no
       // new plain request goes to the leased process).
-      if (entry.waiters.size === 0) {
+      if (entry.queue.size === 0) {
         // The common case, nobody queued and a replica ready: no wait, no closure, no extra turn.
         const admitted = this.#admit(entry);
         if (admitted !== undefined) {
@@ -488,10 +314,9 @@ export class Coordinator extends EventEmitter {
   ): Promise<unknown> {
     // Timed only while someone listens: with no subscriber, instrumentation costs one check.
     const waitStart = requestChannel.hasSubscribers ? performance.now() : -1;
-    const admitted = await this.#waitFor(
+    const admitted = await this.#queues.wait<Admitted>(
       entry,
-      'request',
-      () => this.#admit(entry),
+      REQUESTING,
       options.timeoutMs ?? this.options.acquireTimeoutMs,
       options.signal,
     );
@@ -500,48 +325,45 @@ export class Coordinator extends EventEmitter {
     return this.#router.send(supervisor, generation, method, params, options, waitMs);
   }
 
+  /** Choose a replica for a plain request and count the request in flight there at once. */
+  #admit(entry: Entry): Admitted | undefined {
+    const supervisor = this.#readyReplica(entry);
+    if (supervisor === undefined) return undefined;
+    this.#table.addInFlight(supervisor.slot, 1);
+    return { supervisor, generation: this.#table.state(supervisor.slot).generation };
+  }
+
+  /** A ready, unleased, readiness-passing replica, least busy first. */
+  #readyReplica(entry: Entry): Supervisor | undefined {
+    let best: Supervisor | undefined;
+    let bestLoad = Number.POSITIVE_INFINITY;
+    for (const s of entry.replicas) {
+      const state = this.#table.state(s.slot);
+      if (state.status !== 'ready' || (state.flags & Flag.unready) !== 0) continue;
+      const load = this.#table.inFlight(s.slot);
+      if (load < bestLoad) {
+        best = s;
+        bestLoad = load;
+      }
+    }
+    return best;
+  }
+
   /** Exclusive use of one connection of `key` until the lease is released. */
-  async acquire(key: string, options: AcquireOptions = {}): Promise<Lease> {
-    this.#checkOpen();
-    const entry = this.#entry(key);
-    const timeout =
-      checkTimeout(options.timeoutMs, 'options.timeoutMs') ?? this.options.acquireTimeoutMs;
-    checkSignal(options.signal, 'options.signal');
-    const stack =
-      this.options.housekeeping.leakDetectionMs > 0
-        ? new Error('lease acquired here').stack
-        : undefined;
-    const waitStart = leaseChannel.hasSubscribers ? performance.now() : -1;
+  acquire(key: string, options: AcquireOptions = {}): Promise<Lease> {
     try {
-      const lease = await this.#waitFor(
-        entry,
-        'lease',
-        (only?: Supervisor) => this.#tryLease(entry, stack, only),
-        timeout,
-        options.signal,
-      );
-      if (waitStart >= 0 && leaseChannel.hasSubscribers) {
-        leaseChannel.publish({
-          coordinator: this.id,
-          action: 'acquire',
-          key,
-          slot: lease.slot,
-          leaseId: lease.leaseId,
-          waitMs: performance.now() - waitStart,
-        } satisfies LeaseMessage);
-      }
-      return lease;
+      this.#checkOpen();
+      const entry = this.#entry(key);
+      const timeout =
+        checkTimeout(options.timeoutMs, 'options.timeoutMs') ?? this.options.acquireTimeoutMs;
+      checkSignal(options.signal, 'options.signal');
+      const stack =
+        this.options.housekeeping.leakDetectionMs > 0
+          ? new Error('lease acquired here').stack
+          : undefined;
+      return this.#leases.acquire(entry, stack, timeout, options.signal);
     } catch (error) {
-      if (waitStart >= 0 && leaseChannel.hasSubscribers) {
-        leaseChannel.publish({
-          coordinator: this.id,
-          action: 'acquire-failed',
-          key,
-          waitMs: performance.now() - waitStart,
-          error: errorCode(error),
-        } satisfies LeaseMessage);
-      }
-      throw error;
+      return Promise.reject(error);
     }
   }
 
@@ -610,85 +432,23 @@ export class Coordinator extends EventEmitter {
   }
 
   snapshot(key: string): ConnectionSnapshot {
-    const entry = this.#entry(key);
-    const replicas = entry.replicas.map((s, replica): ReplicaSnapshot => {
-      const snap = this.#table.snapshot(s.slot);
-      return {
-        ...snap,
-        key,
-        replica,
-        handshake: s.handshake,
-        idle: s.idle,
-        probes: decodeProbeCounts(snap.probeFailures, snap.probeSuccesses),
-        rssBytes: s.rssBytes,
-        cpuPercent: s.cpuPercent,
-      };
-    });
-    const status = STATUS_RANK.find((st) => replicas.some((r) => r.status === st)) ?? 'empty';
-    return { key, status, replicas };
+    return snapshotOf(this.#table, this.#entry(key));
   }
 
   keys(): string[] {
-    return [...this.#entries.keys()];
+    return [...this.#registry.entries.keys()];
   }
 
   stats(): CoordinatorStats {
-    const byStatus = Object.fromEntries(STATUS_NAMES.map((s) => [s, 0])) as Record<
-      StatusName,
-      number
-    >;
-    let inFlight = 0;
-    let restarts = 0;
-    let waiters = 0;
-    let oldest = 0;
-    let connections = 0;
-    for (const entry of this.#entries.values()) {
-      waiters += entry.waiters.size;
-      for (const s of entry.replicas) {
-        connections++;
-        const snap = this.#readSlot(s.slot);
-        if (snap === undefined) continue;
-        byStatus[snap.status]++;
-        inFlight += snap.inFlight;
-        restarts += s.restarts;
-        if (snap.leaseAgeMs > oldest) oldest = snap.leaseAgeMs;
-      }
-    }
-    const holds = [...this.#holds].sort((a, b) => a - b);
-    const at = (q: number) => nearestRank(holds, q);
-    return {
-      connections,
-      byStatus,
-      leases: this.#leases.size,
-      waiters,
-      restarts,
-      inFlight,
-      requests: { total: this.#router.counters.requests, failed: this.#router.counters.failed },
-      stdinBlocked: this.#router.stdinBlocked(),
-      dataPlane: this.#dataPlaneStats(),
-      leaseHoldMs: { count: holds.length, p50: at(0.5), p99: at(0.99), max: holds.at(-1) ?? 0 },
-      oldestLeaseMs: oldest,
-      protocolErrors: this.#router.counters.protocol,
-      housekeeping: {
-        passes: this.#counters.passes,
-        lastPassUs: this.#counters.lastPassUs,
-        maxPassUs: this.#counters.maxPassUs,
-        skipped: this.#counters.skipped,
-      },
-      probes: this.#probes.stats(),
-    };
-  }
-
-  #dataPlaneStats(): CoordinatorStats['dataPlane'] {
-    const { toWorkers, fromWorkers } = this.#io.ringCounts();
-    return {
-      framesSent: this.#io.framesSent,
-      publishes: toWorkers.publishes,
-      workerWakeups: toWorkers.wakeups,
-      framesRead: fromWorkers.frames,
-      reads: fromWorkers.reads,
-      parks: fromWorkers.parks,
-    };
+    return statsOf({
+      table: this.#table,
+      registry: this.#registry,
+      leases: this.#leases,
+      router: this.#router,
+      io: this.#io,
+      probes: this.#probes,
+      housekeeper: this.#housekeeper,
+    });
   }
 
   /**
@@ -708,77 +468,7 @@ export class Coordinator extends EventEmitter {
    * it never waits on a connection — slow work (stopping a process) is started, not awaited.
    */
   housekeep(): void {
-    if (this.#closing) return;
-    const started = performance.now();
-    const hk = this.options.housekeeping;
-    for (const s of this.#bySlot.values()) {
-      if (s.removed) continue;
-      const snap = this.#readSlot(s.slot);
-      if (snap === undefined) continue; // look again next pass
-      if (snap.status === 'leased' && snap.leaseId !== 0) {
-        const lease = this.#leases.get(s.slot);
-        if (
-          hk.leakDetectionMs > 0 &&
-          snap.leaseAgeMs >= hk.leakDetectionMs &&
-          (snap.flags & Flag.leakReported) === 0
-        ) {
-          if (this.#table.setFlags(s.slot, snap.generation, Flag.leakReported)) {
-            this.#emit('leak', {
-              key: s.key,
-              slot: s.slot,
-              leaseId: snap.leaseId,
-              ageMs: snap.leaseAgeMs,
-              stack: lease?.stack,
-            });
-          }
-        }
-        if (
-          hk.leaseTimeoutMs > 0 &&
-          snap.leaseAgeMs >= hk.leaseTimeoutMs &&
-          this.#table.evict(s.slot, snap.generation)
-        ) {
-          this.#emit('evict', {
-            key: s.key,
-            slot: s.slot,
-            leaseId: snap.leaseId,
-            ageMs: snap.leaseAgeMs,
-          });
-          void s.kill();
-          continue;
-        }
-        if (s.retirementDue(snap.generation) !== undefined)
-          this.#table.setFlags(s.slot, snap.generation, Flag.retireOnRelease);
-      } else if (snap.status === 'ready') {
-        const due = s.retirementDue(snap.generation);
-        if (due !== undefined) void s.retire(due, this.options.acquireTimeoutMs);
-        else if (
-          hk.idleTimeoutMs > 0 &&
-          snap.inFlight === 0 &&
-          performance.now() - s.lastUsed >= hk.idleTimeoutMs
-        ) {
-          void s.retire('idle', 0);
-        }
-      }
-    }
-    const us = Math.round((performance.now() - started) * 1000);
-    this.#counters.passes++;
-    this.#counters.lastPassUs = us;
-    if (us > this.#counters.maxPassUs) this.#counters.maxPassUs = us;
-  }
-
-  /**
-   * A slot's snapshot for the coordinator's own periodic work (housekeeping, stats), or undefined
-   * when its record stayed held by a writer past the main thread's retry budget (only a thread that
-   * died mid-write does that): counted, skipped, never thrown out of a timer or a metrics scrape.
-   */
-  #readSlot(slot: number): SlotSnapshot | undefined {
-    try {
-      return this.#table.snapshot(slot);
-    } catch (error) {
-      if (!(error instanceof ContentionError)) throw error;
-      this.#counters.skipped++;
-      return undefined;
-    }
+    this.#housekeeper.pass();
   }
 
   /**
@@ -792,7 +482,8 @@ export class Coordinator extends EventEmitter {
       clearInterval(this.#housekeeping);
       const probesClosed = this.#probes.close(); // no new rounds; the pool goes down meanwhile
       await this.#started.catch(() => {});
-      await Promise.all([...this.#entries.values()].map((e) => this.#remove(e, drainMs)));
+      const entries = [...this.#registry.entries.values()];
+      await Promise.all(entries.map((e) => this.#keys.remove(e, drainMs)));
       await probesClosed;
       await this.#io.close();
       this.#router.closeAll(new ClosedError('the coordinator'));
@@ -805,409 +496,12 @@ export class Coordinator extends EventEmitter {
     await this.close();
   }
 
-  // ---- leases -------------------------------------------------------------------------------
-
-  readonly #leaseBackend: LeaseBackend = {
-    request: (lease, method, params, options) => {
-      this.#checkRequest(method, options);
-      const s = this.#bySlotOrThrow(lease.slot);
-      this.#table.addInFlight(s.slot, 1);
-      return this.#router.send(s, lease.generation, method, params, options, undefined);
-    },
-    notify: async (lease, method, params) => {
-      this.#router.notify(this.#bySlotOrThrow(lease.slot).slot, lease.generation, method, params);
-    },
-    release: (lease) => this.#release(lease),
-  };
-
-  #release(lease: Lease): void {
-    const supervisor = this.#bySlot.get(lease.slot);
-    if (this.#leases.get(lease.slot) === lease) this.#leases.delete(lease.slot);
-    const holdMs = performance.now() - lease.acquiredAt;
-    this.#holds.push(holdMs);
-    if (leaseChannel.hasSubscribers) {
-      leaseChannel.publish({
-        coordinator: this.id,
-        action: 'release',
-        key: lease.key,
-        slot: lease.slot,
-        leaseId: lease.leaseId,
-        holdMs,
-      } satisfies LeaseMessage);
-    }
-    if (this.#holds.length > 1024) this.#holds.shift();
-    let outcome: 'ready' | 'draining' | 'evicted';
-    try {
-      outcome = this.#table.release(lease.slot, lease.leaseId);
-    } catch (error) {
-      if (error instanceof NotLeaseHolderError) return; // evicted and cleared: nothing to give back
-      throw error;
-    }
-    if (supervisor === undefined) return;
-    supervisor.onWorkDone();
-    if (outcome === 'draining' && !supervisor.removed && !this.#closing) {
-      const reason = supervisor.retirementDue(lease.generation) ?? 'max-lifetime';
-      void supervisor.retire(reason, this.options.acquireTimeoutMs);
-    }
-    // Back to ready: the table's onLeasable hook has already handed it to the queue (#onLeasable).
-    if (outcome !== 'ready') this.#serve(supervisor.key);
-  }
-
-  // ---- internals ----------------------------------------------------------------------------
-
-  /**
-   * Lease a replica of `entry` (or `only`): an idle one first, else the least busy. A lease on a
-   * replica with plain requests still in flight shares the process with them until they finish
-   * (no new ones go to it), so it is the last resort, not the first replica that happens to be
-   * ready.
-   */
-  #tryLease(entry: Entry, stack: string | undefined, only?: Supervisor): Lease | undefined {
-    if (only !== undefined) return this.#leaseReplica(entry, only, stack);
-    let busy: { s: Supervisor; load: number }[] | undefined;
-    for (const s of entry.replicas) {
-      const load = this.#table.inFlight(s.slot);
-      if (load !== 0) {
-        if (busy === undefined) busy = [];
-        busy.push({ s, load });
-        continue;
-      }
-      const lease = this.#leaseReplica(entry, s, stack);
-      if (lease !== undefined) return lease;
-    }
-    if (busy === undefined) return undefined;
-    for (const { s } of busy.sort((a, b) => a.load - b.load)) {
-      const lease = this.#leaseReplica(entry, s, stack);
-      if (lease !== undefined) return lease;
-    }
-    return undefined;
-  }
-
-  #leaseReplica(entry: Entry, s: Supervisor, stack: string | undefined): Lease | undefined {
-    const leaseId = this.#table.tryLease(s.slot);
-    if (leaseId === 0) return undefined;
-    const lease = new Lease(this.#leaseBackend, {
-      key: entry.key,
-      slot: s.slot,
-      replica: entry.replicas.indexOf(s),
-      generation: this.#table.state(s.slot).generation,
-      leaseId,
-      pid: s.pid,
-      stack,
-    });
-    this.#leases.set(s.slot, lease);
-    s.lastUsed = performance.now();
-    return lease;
-  }
-
-  /** Choose a replica for a plain request and count the request in flight there at once. */
-  #admit(entry: Entry): { supervisor: Supervisor; generation: number } | undefined {
-    const supervisor = this.#readyReplica(entry);
-    if (supervisor === undefined) return undefined;
-    this.#table.addInFlight(supervisor.slot, 1);
-    return { supervisor, generation: this.#table.state(supervisor.slot).generation };
-  }
-
-  /** A ready, unleased, readiness-passing replica, least busy first. */
-  #readyReplica(entry: Entry): Supervisor | undefined {
-    let best: Supervisor | undefined;
-    let bestLoad = Number.POSITIVE_INFINITY;
-    for (const s of entry.replicas) {
-      const state = this.#table.state(s.slot);
-      if (state.status !== 'ready' || (state.flags & Flag.unready) !== 0) continue;
-      const load = this.#table.inFlight(s.slot);
-      if (load < bestLoad) {
-        best = s;
-        bestLoad = load;
-      }
-    }
-    return best;
-  }
-
-  /**
-   * Wait until `attempt()` succeeds for `entry`: a ready replica (request) or a lease (acquire).
-   *
-   * The wait is a FIFO queue per key (entry.waiters). A new caller does not barge past queued
-   * callers of its kind: it joins the tail. Everything on this thread that can make a replica
-   * usable — a release, a start or restart reaching ready, readiness clearing `unready` — serves
-   * the queue synchronously (the table's onLeasable hook, and `#serve`), so a released lease goes
-   * to the head of the queue before the releasing caller can take it back. Changes made by other
-   * threads (a worker releasing a lease it took through SlotTable.leaseAny) reach the queue through
-   * ONE futex park per coordinator (`#pump`), not one per waiter. Bounded three ways: the timeout,
-   * the caller's signal, and maxWaiting; a key that fails or closes fails its waiters at once.
-   */
-  async #waitFor<T>(
-    entry: Entry,
-    kind: WaiterKind,
-    attempt: (only?: Supervisor) => T | undefined,
-    timeoutMs: number,
-    signal: AbortSignal | undefined,
-  ): Promise<T> {
-    if (entry.queued[kind] === 0) {
-      // Nobody of this kind waits: serve whoever of the other kind is ahead, then try at once.
-      if (entry.waiters.size > 0) this.#serveQueue(entry);
-      const now = attempt();
-      if (now !== undefined) return now;
-    }
-    this.#wakeIdle(entry);
-    const failure = this.#failure(entry);
-    if (failure !== undefined) throw failure;
-    if (entry.waiters.size >= this.options.maxWaiting) {
-      throw new QueueFullError(
-        `the wait queue of ${JSON.stringify(entry.key)}`,
-        this.options.maxWaiting,
-      );
-    }
-    if (signal?.aborted) throw signal.reason;
-    // Hot under contention: one closure (the executor) per waiter, the rest is shared.
-    return new Promise<T>((resolve, reject) => {
-      const waiter: Waiter = {
-        entry,
-        kind,
-        attempt,
-        resolve: resolve as (value: unknown) => void,
-        reject,
-        timeoutMs,
-        timer: undefined,
-        signal,
-        onAbort: undefined,
-      };
-      entry.waiters.add(waiter);
-      entry.queued[kind]++;
-      this.#queued++;
-      for (const s of entry.replicas) this.#table.addWaiters(s.slot, 1);
-      if (timeoutMs < MAX_TIMER_MS)
-        waiter.timer = setTimeout(this.#onWaitTimeout, timeoutMs, waiter);
-      if (signal !== undefined) {
-        waiter.onAbort = () => this.#reject(waiter, signal.reason);
-        signal.addEventListener('abort', waiter.onAbort, { once: true });
-      }
-      if (!this.#pumping) void this.#pump();
-    });
-  }
-
-  readonly #onWaitTimeout = (waiter: Waiter): void => {
-    const key = JSON.stringify(waiter.entry.key);
-    const what = waiter.kind === 'lease' ? `acquire(${key})` : `waiting for a connection of ${key}`;
-    this.#reject(waiter, new TimeoutError(what, waiter.timeoutMs));
-  };
-
-  /** Take `waiter` out of its queue; false if it already left (served or failed). */
-  #leave(waiter: Waiter): boolean {
-    const entry = waiter.entry;
-    if (!entry.waiters.delete(waiter)) return false;
-    entry.queued[waiter.kind]--;
-    this.#queued--;
-    clearTimeout(waiter.timer);
-    if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener('abort', waiter.onAbort);
-    for (const s of entry.replicas) this.#table.addWaiters(s.slot, -1);
-    if (this.#queued === 0) this.#pumpStop?.abort(); // nobody waits: stop parking
-    return true;
-  }
-
-  #grant(waiter: Waiter, value: unknown): void {
-    if (this.#leave(waiter)) waiter.resolve(value);
-  }
-
-  #reject(waiter: Waiter, error: unknown): void {
-    if (this.#leave(waiter)) waiter.reject(error);
-  }
-
-  /**
-   * Serve `entry`'s queue in order. Once a waiter of one kind cannot be served, the rest of that
-   * kind are skipped for this pass (acquires stay FIFO among themselves) while the other kind is
-   * still tried, so requests are not held behind an acquire that cannot be served. Runs inside
-   * table calls (onLeasable): it only tries leases and settles promises, nothing re-enters it.
-   *
-   * `only`: the replica whose release/start/readiness triggered this pass. Every usable replica is
-   * handed out by the pass of the event that made it usable (or by the pump, for other threads'
-   * changes), so acquires need try only that one; requests still pick the least busy ready one.
-   */
-  #serveQueue(entry: Entry, only?: Supervisor): void {
-    let leaseBlocked = false;
-    let requestBlocked = false;
-    for (const waiter of entry.waiters) {
-      if (!(waiter.kind === 'lease' ? leaseBlocked : requestBlocked)) {
-        const got = waiter.attempt(only);
-        if (got !== undefined) {
-          this.#grant(waiter, got);
-          continue;
-        }
-        if (waiter.kind === 'lease') leaseBlocked = true;
-        else requestBlocked = true;
-      }
-      if (
-        (leaseBlocked || entry.queued.lease === 0) &&
-        (requestBlocked || entry.queued.request === 0)
-      )
-        return;
-    }
-  }
-
-  /** The table says `slot` just became usable by this thread's doing: serve its key's queue. */
-  #onLeasable(slot: number): void {
-    const s = this.#bySlot.get(slot);
-    const entry = s === undefined ? undefined : this.#entries.get(s.key);
-    if (entry !== undefined && entry.waiters.size > 0) this.#serveQueue(entry, s);
-  }
-
-  /**
-   * The coordinator's one futex waiter, alive while anyone is queued: it catches replicas made
-   * usable by other threads. Announced once (addLeaseWaiter) for its whole life, and every epoch
-   * read is followed by a serve pass (the retry) before parking, so no wake-up is lost.
-   */
-  async #pump(): Promise<void> {
-    this.#pumping = true;
-    this.#table.addLeaseWaiter(1);
-    try {
-      while (this.#queued > 0) {
-        const epoch = this.#table.releaseEpoch();
-        for (const entry of this.#entries.values())
-          if (entry.waiters.size > 0) this.#serveQueue(entry);
-        if (this.#queued === 0) break;
-        const stop = new AbortController();
-        this.#pumpStop = stop;
-        try {
-          await this.#table.parkForRelease(epoch, Number.POSITIVE_INFINITY, stop.signal);
-        } catch {
-          // stopped because the queues emptied; the loop condition decides
-        } finally {
-          this.#pumpStop = undefined;
-        }
-      }
-    } finally {
-      this.#table.addLeaseWaiter(-1);
-      this.#pumping = false;
-    }
-  }
-
-  /**
-   * Something changed for `key` (a replica started, stopped, exited, failed, was released): fail
-   * its waiters if it can no longer serve anyone, else serve its queue.
-   */
-  #serve(key: string): void {
-    const entry = this.#entries.get(key);
-    if (entry === undefined || entry.waiters.size === 0) return;
-    const failure = this.#failure(entry);
-    if (failure === undefined) this.#serveQueue(entry);
-    else for (const waiter of entry.waiters) this.#reject(waiter, failure);
-  }
-
-  #failure(entry: Entry): Error | undefined {
-    if (this.#closing || entry.removing)
-      return new ClosedError(`connection ${JSON.stringify(entry.key)}`);
-    if (entry.replicas.every((s) => s.status === 'failed')) {
-      const last = entry.replicas[0]?.lastError;
-      return new ConnectionFailedError(
-        entry.key,
-        `its restart breaker tripped${last instanceof Error ? ` (last error: ${last.message})` : ''}`,
-      );
-    }
-    return undefined;
-  }
-
-  #wakeIdle(entry: Entry): void {
-    for (const s of entry.replicas) if (s.idle && s.status === 'exited') void s.start();
-  }
-
-  async #remove(entry: Entry, drainMs: number): Promise<void> {
-    entry.removing = true;
-    const closed = new ClosedError(`connection ${JSON.stringify(entry.key)}`);
-    for (const waiter of entry.waiters) this.#reject(waiter, closed);
-    await Promise.all(entry.replicas.map((s) => s.stop({ drainMs, remove: true })));
-    for (const s of entry.replicas) {
-      this.#bySlot.delete(s.slot);
-      this.#leases.delete(s.slot);
-      this.#probes.forget(s.slot);
-    }
-    if (!this.#closing) void this.#probes.refresh().catch(() => {});
-    if (this.#entries.get(entry.key) === entry) this.#entries.delete(entry.key);
-  }
-
-  /** What the IO workers report about processes, after routing.ts took its share. */
-  #onIoEvent(event: IoEvent): void {
-    if (event.type === 'memory-sample') {
-      for (const sample of event.samples) {
-        const s = this.#bySlot.get(sample.slot);
-        if (s === undefined || s.generation !== sample.generation) continue;
-        s.rssBytes = sample.rssBytes;
-        s.cpuPercent = sample.cpuPercent;
-      }
-      return;
-    }
-    const s = this.#bySlot.get(event.slot);
-    if (s === undefined) return;
-    switch (event.type) {
-      case 'exit':
-        s.onExit(event);
-        this.#serve(s.key);
-        return;
-      case 'memory':
-        this.#onMemoryExceeded(s, event);
-        return;
-    }
-  }
-
-  /**
-   * A process group went over spec.maxMemoryMb. Retire it the way max lifetime does: now if it is
-   * ready (drain, stop, start afresh), on release if it is leased, as soon as it turns ready if it
-   * is still starting (the next housekeeping pass).
-   */
-  #onMemoryExceeded(s: Supervisor, event: Extract<IoEvent, { type: 'memory' }>): void {
-    if (event.generation !== s.generation || s.removed) return; // about a process already replaced
-    s.memoryExceeded = event.generation;
-    const { type: _, ...breach } = event;
-    this.#emit('memory', { key: s.key, ...breach });
-    const { slot, generation } = breach;
-    if (this.#closing) return;
-    const state = this.#table.state(slot);
-    if (state.generation !== generation) return;
-    if (state.status === 'ready') void s.retire('memory', this.options.acquireTimeoutMs);
-    else if (state.status === 'leased')
-      this.#table.setFlags(slot, generation, Flag.retireOnRelease);
-  }
-
-  /** An IO worker died: kill the process groups it owned and restart those connections. */
-  #onIoWorkerDeath(index: number): void {
-    const slots: number[] = [];
-    const repaired: number[] = [];
-    for (const s of this.#bySlot.values()) {
-      if (this.#io.indexOf(s.slot) !== index) continue;
-      // Its thread has stopped ('exit'), and besides this thread it was the only one publishing to
-      // its slots' fields: a write still open there is its own, abandoned mid-way. Close it first,
-      // or every read of the slot would stall and then fail from now on.
-      const abandoned = this.#table.recoverFromDeadWriter(s.slot);
-      if (abandoned) repaired.push(s.slot);
-      // The IO worker publishes pid and exit = -1 together at spawn, and the exit status when it
-      // sees the exit; so exit === -1 means this pid is a process it was still running. Any other
-      // pid is an old, dead one that may since have been reused: never signal it. After an
-      // abandoned write the two may disagree (the pid written, exit not yet): the pid is then the
-      // one it was publishing a moment ago, so it is signalled too.
-      const { pid, exit } = this.#table.fields(s.slot);
-      if (pid > 0 && (exit === -1 || abandoned)) signalGroup(pid, 'SIGKILL');
-      slots.push(s.slot);
-      this.#router.close(
-        s.slot,
-        undefined,
-        new ConnectionLostError(null, 'SIGKILL', 'its IO worker exited'),
-      );
-      s.onExit({
-        type: 'exit',
-        slot: s.slot,
-        generation: s.generation,
-        pid,
-        code: null,
-        signal: 'SIGKILL',
-        stderrTail: [],
-      });
-      this.#serve(s.key);
-    }
-    this.#emit('io-worker-exit', { index, slots, repaired });
-  }
-
   /** Test hook: make IO worker `index` crash (terminate it). */
   async crashIoWorker(index: number): Promise<void> {
     await this.#io.crash(index);
   }
+
+  // ---- internals ----------------------------------------------------------------------------
 
   /** Does a diagnostics channel listen to `event`? */
   #channelListens(event: keyof CoordinatorEvents): boolean {
@@ -1222,53 +516,18 @@ export class Coordinator extends EventEmitter {
   }
 
   #entry(key: string): Entry {
-    const entry = this.#entries.get(key);
-    if (entry === undefined) {
-      if (this.#closing) throw new ClosedError('the coordinator');
-      throw new InvalidArgumentError(
-        'key',
-        `no connection is registered under ${JSON.stringify(key)}`,
-      );
-    }
-    return entry;
-  }
-
-  #bySlotOrThrow(slot: number): Supervisor {
-    const s = this.#bySlot.get(slot);
-    if (s === undefined) throw new ClosedError(`the connection in slot ${slot}`);
-    return s;
+    return this.#registry.entry(key, this.#closing !== undefined);
   }
 
   #checkOpen(): void {
     if (this.#closing) throw new ClosedError('the coordinator');
   }
+}
 
-  #checkRequest(method: unknown, options: RequestOptions): void {
-    if (typeof method !== 'string' || method.length === 0) {
-      throw new InvalidArgumentError(
-        'method',
-        `expected a non-empty string, got ${describe(method)}`,
-      );
-    }
-    const o = readObject(options, 'options', [
-      'timeoutMs',
-      'totalTimeoutMs',
-      'signal',
-      'onProgress',
-      'onNotification',
-    ]);
-    checkTimeout(o.timeoutMs, 'options.timeoutMs');
-    checkTimeout(o.totalTimeoutMs, 'options.totalTimeoutMs');
-    checkSignal(o.signal, 'options.signal');
-    for (const name of ['onProgress', 'onNotification'] as const) {
-      if (o[name] !== undefined && typeof o[name] !== 'function') {
-        throw new InvalidArgumentError(
-          `options.${name}`,
-          `expected a function, got ${describe(o[name])}`,
-        );
-      }
-    }
-  }
+/** A replica chosen for a plain request, with the request already counted in flight there. */
+interface Admitted {
+  supervisor: Supervisor;
+  generation: number;
 }
 
 /** Make a coordinator. Every option has a default: `createCoordinator()` alone works. */

@@ -1,5 +1,9 @@
+/**
+ * The coordinator's events and their payloads (CoordinatorEvents), the one list the EventEmitter,
+ * the diagnostics channels (diagnostics.ts) and `atomvisor run`'s log and metrics are typed from.
+ */
 import type { MemoryBreach } from '../io/memory.ts';
-import type { ProbeEvent, UnhealthyEvent } from '../probes/scheduler.ts';
+import type { ProbeEvent, UnhealthyEvent } from '../probes/types.ts';
 
 /**
  * What the coordinator reports. Every event goes to the Coordinator's EventEmitter under its name

@@ -14,7 +14,7 @@
  */
 import { NotLeaseHolderError } from '../errors.ts';
 import { Handlers, type NotificationHandler, type RequestHandler } from './handlers.ts';
-import type { RequestOptions } from './routing.ts';
+import type { RequestOptions } from './types.ts';
 
 export interface LeaseBackend {
   request(lease: Lease, method: string, params: unknown, options: RequestOptions): Promise<unknown>;

@@ -25,21 +25,7 @@ import { Inbound, type InboundContext } from './inbound.ts';
 import type { IoPool } from './io-pool.ts';
 import type { ResolvedOptions } from './options.ts';
 import { Peer, type PeerHooks } from './peer.ts';
-
-export interface RequestOptions {
-  /** Inactivity timeout of the request (reset by progress). Default: options.requestTimeoutMs. */
-  timeoutMs?: number;
-  /** Total deadline of the request. Default: options.maxTotalTimeoutMs. */
-  totalTimeoutMs?: number;
-  signal?: AbortSignal;
-  /** Called with each `notifications/progress` for this request (a progress token is added). */
-  onProgress?: (params: unknown) => void;
-  /**
-   * Called with every notification from the replica that serves this request, from when it is
-   * sent until it settles (for servers that tie notifications to a call without a token).
-   */
-  onNotification?: (method: string, params: unknown) => void;
-}
+import type { RequestOptions } from './types.ts';
 
 /** The replica a request goes to, as routing needs it. */
 export interface RequestTarget {

@@ -7,19 +7,23 @@
  * never move the current one. Nothing here holds a lock across I/O: a stop first moves the slot
  * to draining/closing by CAS (new work is refused from that moment), then does the slow part —
  * waiting for in-flight work, signalling the process group — with nothing held.
+ *
+ * Its own state (pid, generation, restarts, measurements, the retirement schedule) is private:
+ * others read it through getters and change it only through the methods below (onExit,
+ * onMemorySample, markMemoryExceeded, touch, useSpec...).
  */
-import { setTimeout as sleep } from 'node:timers/promises';
-import { ConnectionLostError, TimeoutError } from '../errors.ts';
-import type { IoEvent } from '../io/io-host.ts';
+import { ConnectionLostError } from '../errors.ts';
+import type { IoEvent, UsageSample } from '../io/io-host.ts';
 import type { StateFile } from '../io/state-file.ts';
 import type { SlotTable } from '../table/slot-table.ts';
 import { Flag, type StatusName } from '../table/state.ts';
 import type { CoordinatorEvents, RetireReason } from './events.ts';
+import { handshake } from './handshake.ts';
 import type { IoPool } from './io-pool.ts';
 import type { ResolvedOptions } from './options.ts';
 import { RestartPolicy } from './restart-policy.ts';
 import type { Router } from './routing.ts';
-import { childEnvironment, type ResolvedSpec, type StartingConnection } from './spec.ts';
+import { childEnvironment, type ResolvedSpec } from './spec.ts';
 
 export interface SupervisorContext {
   readonly table: SlotTable;
@@ -37,29 +41,26 @@ const LIVE: readonly StatusName[] = ['starting', 'ready', 'leased', 'draining'];
 export class Supervisor {
   readonly key: string;
   readonly slot: number;
-  /** What the next start runs; a reload with a new spec swaps it (useSpec) before the restart. */
-  spec: ResolvedSpec;
-  generation = 0;
-  pid = 0;
-  /** What the start handshake returned (e.g. MCP initialize's result). */
-  handshake: unknown;
-  restarts = 0;
-  lastError: unknown;
-  /** Stopped for idleness: starts again on demand. */
-  idle = false;
-  /** When the current process turned ready (performance.now ms). */
-  readyAt = 0;
-  /** Retire after this (performance.now ms), from maxLifetimeMs minus jitter. */
-  retireAt = Number.POSITIVE_INFINITY;
-  /** The generation whose process group went over spec.maxMemoryMb (retire it), or -1. */
-  memoryExceeded = -1;
-  /** The current process group's resident memory as last measured (undefined: not yet/never). */
-  rssBytes: number | undefined;
-  /** Its CPU use between the last two measurements, % of one core (undefined: not yet/never). */
-  cpuPercent: number | undefined;
-  lastUsed = performance.now();
   readonly #ctx: SupervisorContext;
   readonly #policy: RestartPolicy;
+  // Everything below changes only through this class's methods; the getters further down are
+  // what the coordinator, the probe scheduler and stats read.
+  #spec: ResolvedSpec;
+  #generation = 0;
+  #pid = 0;
+  #handshake: unknown;
+  #restarts = 0;
+  #lastError: unknown;
+  #idle = false;
+  /** When the current process turned ready (performance.now ms). */
+  #readyAt = 0;
+  /** Retire after this (performance.now ms), from maxLifetimeMs minus jitter. */
+  #retireAt = Number.POSITIVE_INFINITY;
+  /** The generation whose process group went over spec.maxMemoryMb (retire it), or -1. */
+  #memoryExceeded = -1;
+  #rssBytes: number | undefined;
+  #cpuPercent: number | undefined;
+  #lastUsed = performance.now();
   #removed = false;
   #restartTimer: NodeJS.Timeout | undefined;
   #starting: Promise<void> | undefined;
@@ -70,8 +71,57 @@ export class Supervisor {
     this.#ctx = ctx;
     this.key = key;
     this.slot = slot;
-    this.spec = spec;
+    this.#spec = spec;
     this.#policy = new RestartPolicy(ctx.options.restart);
+  }
+
+  /** What the next start runs; a reload with a new spec swaps it (useSpec) before the restart. */
+  get spec(): ResolvedSpec {
+    return this.#spec;
+  }
+
+  /** The generation of the process this supervisor started last (0: never started). */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  get pid(): number {
+    return this.#pid;
+  }
+
+  /** What the start handshake returned (e.g. MCP initialize's result). */
+  get handshake(): unknown {
+    return this.#handshake;
+  }
+
+  /** Restarts after unexpected exits (and memory retirements) so far. */
+  get restarts(): number {
+    return this.#restarts;
+  }
+
+  /** Why the last start failed, if one did. */
+  get lastError(): unknown {
+    return this.#lastError;
+  }
+
+  /** Stopped for idleness: starts again on demand. */
+  get idle(): boolean {
+    return this.#idle;
+  }
+
+  /** When work last finished here or a lease was taken (performance.now ms). */
+  get lastUsed(): number {
+    return this.#lastUsed;
+  }
+
+  /** The current process group's resident memory as last measured (undefined: not yet/never). */
+  get rssBytes(): number | undefined {
+    return this.#rssBytes;
+  }
+
+  /** Its CPU use between the last two measurements, % of one core (undefined: not yet/never). */
+  get cpuPercent(): number | undefined {
+    return this.#cpuPercent;
   }
 
   get status(): StatusName {
@@ -94,7 +144,7 @@ export class Supervisor {
   onExit(event: Extract<IoEvent, { type: 'exit' }>): void {
     const { table } = this.#ctx;
     this.#ctx.stateFile?.remove(event.pid);
-    if (event.generation !== this.generation) return; // a previous process: already dealt with
+    if (event.generation !== this.#generation) return; // a previous process: already dealt with
     const status = this.status;
     if (!LIVE.includes(status)) return; // a stop or a failed start is handling it
     table.transition(this.slot, 'exited', { from: LIVE, generation: event.generation });
@@ -109,7 +159,7 @@ export class Supervisor {
       expected: false,
       stderrTail: event.stderrTail,
     });
-    this.#afterExit(this.#policy.onExit(this.readyAt || performance.now(), performance.now()));
+    this.#afterExit(this.#policy.onExit(this.#readyAt || performance.now(), performance.now()));
   }
 
   /** A request counted in flight here is over (answered, failed, or never sent). */
@@ -120,7 +170,7 @@ export class Supervisor {
 
   /** Work on this slot finished (a request settled, a lease was released). */
   onWorkDone(): void {
-    this.lastUsed = performance.now();
+    this.#lastUsed = performance.now();
     if (this.#drainWaiters.length > 0 && this.#drained()) this.#wakeDrainWaiters();
   }
 
@@ -145,8 +195,8 @@ export class Supervisor {
 
   /** Why the process of `generation` should be retired now, if it should. */
   retirementDue(generation: number): 'memory' | 'max-lifetime' | undefined {
-    if (this.memoryExceeded === generation) return 'memory';
-    return performance.now() >= this.retireAt ? 'max-lifetime' : undefined;
+    if (this.#memoryExceeded === generation) return 'memory';
+    return performance.now() >= this.#retireAt ? 'max-lifetime' : undefined;
   }
 
   /**
@@ -160,14 +210,14 @@ export class Supervisor {
     await this.stop({ drainMs, remove: false });
     if (this.#removed) return;
     if (reason === 'idle') {
-      this.idle = true;
+      this.#idle = true;
       return;
     }
     if (reason === 'memory') {
       // Unless an exit during the drain already went through the policy (a restart is pending,
       // or the breaker gave up).
       if (this.status === 'exited' && this.#restartTimer === undefined)
-        this.#afterExit(this.#policy.onExit(this.readyAt, performance.now()));
+        this.#afterExit(this.#policy.onExit(this.#readyAt, performance.now()));
       return;
     }
     await this.start();
@@ -175,11 +225,11 @@ export class Supervisor {
 
   /** Kill the process now (hung lease evicted) and restart it through the normal path. */
   async kill(): Promise<void> {
-    const generation = this.generation;
+    const generation = this.#generation;
     await this.#stopProcess(generation, { stdinGraceMs: 0, termGraceMs: 0 });
     if (this.#ctx.table.transition(this.slot, 'exited', { from: 'closing', generation })) {
       this.#wakeDrainWaiters();
-      this.#afterExit(this.#policy.onExit(this.readyAt, performance.now()));
+      this.#afterExit(this.#policy.onExit(this.#readyAt, performance.now()));
     }
   }
 
@@ -191,7 +241,7 @@ export class Supervisor {
    */
   killUnhealthy(generation: number): boolean {
     const { table, io, options } = this.#ctx;
-    if (generation !== this.generation || this.#removed) return false;
+    if (generation !== this.#generation || this.#removed) return false;
     const status = this.status;
     if (status !== 'ready' && status !== 'leased') return false;
     if (!table.setFlags(this.slot, generation, Flag.unready)) return false;
@@ -205,7 +255,29 @@ export class Supervisor {
 
   /** Start from `spec` from the next start on (a reload with a changed spec). */
   useSpec(spec: ResolvedSpec): void {
-    this.spec = spec;
+    this.#spec = spec;
+  }
+
+  /** A lease was just taken on this replica. */
+  touch(): void {
+    this.#lastUsed = performance.now();
+  }
+
+  /** The IO worker measured this slot's process group: keep it if it is about the current one. */
+  onMemorySample(sample: UsageSample): void {
+    if (sample.generation !== this.#generation) return;
+    this.#rssBytes = sample.rssBytes;
+    this.#cpuPercent = sample.cpuPercent;
+  }
+
+  /**
+   * The process group of `generation` went over spec.maxMemoryMb: retire it at the next chance
+   * (retirementDue says 'memory'). False when that is not the current process, or it is removed.
+   */
+  markMemoryExceeded(generation: number): boolean {
+    if (generation !== this.#generation || this.#removed) return false;
+    this.#memoryExceeded = generation;
+    return true;
   }
 
   /** Forget the restart history (a manual restart of a failed connection). */
@@ -223,9 +295,9 @@ export class Supervisor {
       !table.transition(this.slot, 'starting', { from: ['exited', 'failed'] })
     )
       return;
-    this.idle = false;
+    this.#idle = false;
     const generation = table.state(this.slot).generation;
-    this.generation = generation;
+    this.#generation = generation;
     // A new process: its probe counts start from zero. With a readiness or startup probe, it
     // serves only once they pass (Kubernetes).
     table.publish(this.slot, {
@@ -234,55 +306,62 @@ export class Supervisor {
       lastProbeAt: 0,
       lastProbeMs: 0,
     });
-    const probes = this.spec.probes;
+    const probes = this.#spec.probes;
     if (probes.readiness !== undefined || probes.startup !== undefined)
       table.setFlags(this.slot, generation, Flag.unready);
-    this.handshake = undefined;
-    this.rssBytes = undefined;
-    this.cpuPercent = undefined;
+    this.#handshake = undefined;
+    this.#rssBytes = undefined;
+    this.#cpuPercent = undefined;
     let spawned = false;
     // The peer exists before the process does: whatever it says first, or its exit, has a reader.
-    this.#ctx.router.open(this.slot, generation, this.spec.protocol);
+    this.#ctx.router.open(this.slot, generation, this.#spec.protocol);
     try {
-      const env = childEnvironment(this.spec, options.env.allow, options.env.inherit);
+      const env = childEnvironment(this.#spec, options.env.allow, options.env.inherit);
       const { pid } = await io.call(this.slot, (h) =>
         h.spawn({
           slot: this.slot,
           generation,
-          command: this.spec.command,
-          args: this.spec.args,
-          cwd: this.spec.cwd,
+          command: this.#spec.command,
+          args: this.#spec.args,
+          cwd: this.#spec.cwd,
           env,
-          protocol: this.spec.protocol,
+          protocol: this.#spec.protocol,
           maxLineBytes: options.maxLineBytes,
-          maxMemoryBytes: this.spec.maxMemoryBytes,
+          maxMemoryBytes: this.#spec.maxMemoryBytes,
           measureMemory: options.housekeeping.measureMemory,
           memoryCheckMs: options.housekeeping.memoryCheckMs,
         }),
       );
       spawned = true;
-      this.pid = pid;
+      this.#pid = pid;
       this.#ctx.stateFile?.add(pid);
       this.#ctx.emit('spawn', { key: this.key, slot: this.slot, generation, pid });
-      this.handshake = await this.#handshake(generation, pid);
+      this.#handshake = await handshake(this.#ctx.router, {
+        key: this.key,
+        slot: this.slot,
+        generation,
+        pid,
+        spec: this.#spec,
+        limitMs: options.startTimeoutMs,
+      });
       if (!table.transition(this.slot, 'ready', { from: 'starting', generation })) return; // died or stopped meanwhile
-      this.readyAt = performance.now();
-      this.lastUsed = this.readyAt;
+      this.#readyAt = performance.now();
+      this.#lastUsed = this.#readyAt;
       const { maxLifetimeMs, lifetimeVariance } = options.housekeeping;
-      this.retireAt =
+      this.#retireAt =
         maxLifetimeMs > 0
-          ? this.readyAt + maxLifetimeMs * (1 - Math.random() * lifetimeVariance)
+          ? this.#readyAt + maxLifetimeMs * (1 - Math.random() * lifetimeVariance)
           : Number.POSITIVE_INFINITY;
       this.#ctx.emit('ready', {
         key: this.key,
         slot: this.slot,
         generation,
         pid,
-        handshake: this.handshake,
+        handshake: this.#handshake,
       });
       this.#ctx.changed(this);
     } catch (error) {
-      this.lastError = error;
+      this.#lastError = error;
       if (table.state(this.slot).generation !== generation || this.status !== 'starting') return;
       this.#ctx.emit('start-failed', { key: this.key, slot: this.slot, generation, error });
       if (spawned) {
@@ -295,51 +374,6 @@ export class Supervisor {
       }
       this.#afterExit(this.#policy.onFailedStart(performance.now()));
     }
-  }
-
-  async #handshake(generation: number, pid: number): Promise<unknown> {
-    const { router, options } = this.#ctx;
-    const limit = options.startTimeoutMs;
-    const init = this.spec.initialize;
-    if (init !== undefined) {
-      const result = await this.#peer(generation).request(init.method, init.params, {
-        timeoutMs: limit,
-        totalTimeoutMs: limit,
-      });
-      const note = init.notification;
-      if (note !== undefined) router.notify(this.slot, generation, note.method, note.params);
-      return result;
-    }
-    const hook = this.spec.onStart;
-    if (hook === undefined) return undefined;
-    const connection: StartingConnection = {
-      key: this.key,
-      pid,
-      request: async (method, params, opts) =>
-        this.#peer(generation).request(method, params, {
-          timeoutMs: opts?.timeoutMs ?? limit,
-          totalTimeoutMs: limit,
-        }),
-      notify: async (method, params) => router.notify(this.slot, generation, method, params),
-    };
-    const controller = new AbortController();
-    try {
-      return await Promise.race([
-        Promise.resolve().then(() => hook(connection)),
-        sleep(limit, undefined, { signal: controller.signal }).then(() => {
-          throw new TimeoutError(`the onStart hook of ${JSON.stringify(this.key)}`, limit);
-        }),
-      ]);
-    } finally {
-      controller.abort();
-    }
-  }
-
-  /** The open peer of this slot's process of `generation` (throws NotRunningError if gone). */
-  #peer(generation: number) {
-    const peer = this.#ctx.router.peer(this.slot, generation);
-    if (peer === undefined) throw new ConnectionLostError(null, null, 'it exited while starting');
-    return peer;
   }
 
   /**
@@ -366,7 +400,7 @@ export class Supervisor {
 
   async #stop(drainMs: number): Promise<void> {
     const { table, options } = this.#ctx;
-    const generation = this.generation;
+    const generation = this.#generation;
     for (;;) {
       const status = this.status;
       if (status === 'ready' || status === 'leased') {
@@ -390,14 +424,14 @@ export class Supervisor {
     const info = await this.#stopProcess(generation, options.stop);
     // The group is gone now. Forget it here: the IO worker's own 'exit' event may arrive after an
     // unregister() has dropped this supervisor, and would then leave a stale state-file entry.
-    this.#ctx.stateFile?.remove(this.pid);
+    this.#ctx.stateFile?.remove(this.#pid);
     if (table.transition(this.slot, 'exited', { from: 'closing', generation })) {
       this.#wakeDrainWaiters();
       this.#ctx.emit('exit', {
         key: this.key,
         slot: this.slot,
         generation,
-        pid: this.pid,
+        pid: this.#pid,
         code: info?.code ?? null,
         signal: info?.signal ?? null,
         expected: true,
@@ -418,8 +452,8 @@ export class Supervisor {
       this.#ctx.changed(this);
       return;
     }
-    this.restarts++;
-    this.#ctx.table.publish(this.slot, { restarts: this.restarts });
+    this.#restarts++;
+    this.#ctx.table.publish(this.slot, { restarts: this.#restarts });
     this.#ctx.emit('restart', {
       key: this.key,
       slot: this.slot,
@@ -459,16 +493,5 @@ export class Supervisor {
     const waiters = this.#drainWaiters;
     this.#drainWaiters = [];
     for (const wake of waiters) wake();
-  }
-
-  /** A restart is scheduled and not yet started. */
-  get restartPending(): boolean {
-    return this.#restartTimer !== undefined;
-  }
-
-  /** Cancel a scheduled restart (coordinator closing). */
-  cancelRestart(): void {
-    clearTimeout(this.#restartTimer);
-    this.#restartTimer = undefined;
   }
 }

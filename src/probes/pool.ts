@@ -2,7 +2,8 @@
  * ProbePool: the piscina pool that runs exec/tcp/http/module probes off the main thread.
  *
  * - `atomics: 'disabled'`: piscina's default ('sync') parks idle workers in a blocking
- *   Atomics.wait, which would stall the probes' own timers and sockets (DESIGN.md, known traps).
+ *   Atomics.wait, which would stall the probes' own timers and sockets (docs/architecture.md,
+ *   "Known traps").
  * - Probes are I/O bound, so one worker runs many at once (`concurrentTasksPerWorker`).
  * - Every task is raced with a main-thread timer at its timeout: the result (a failure) is
  *   delivered then whatever the worker does. If the worker has still not answered `graceMs`

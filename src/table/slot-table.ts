@@ -15,36 +15,15 @@
  * before and after reading it: the next holder writes LEASE_SINCE only after LEASE went to 0, so
  * that check can never pair one lease's id with another's start time.
  *
- * Waiting for a lease across threads: a thread that found nothing leasable reads the RELEASES
- * futex word, increments LEASE_WAITERS, retries, then parks on RELEASES. Every move into a
- * leasable state (ready; unready cleared) that nobody in the mover's thread took at once loads
- * LEASE_WAITERS afterwards and, if anyone waits, bumps RELEASES and wakes them all. With
- * sequentially consistent Atomics either the waiter's retry sees the ready slot or the mover sees
- * the waiter: no lost wake-up. Waking all is deliberate: waiters may want different slots.
- *
- * Waiting inside one thread (`leaseAnyAsync`) is a FIFO queue per SlotTable instance (an instance
- * belongs to one thread). Parking every async waiter on the futex would wake them all on every
- * release and let the releasing caller, still running, take the slot back before any of them got a
- * turn: starvation and a thundering herd. Instead:
- * - a new call does not barge: with waiters queued it joins the tail;
- * - `release` (and `transition` to ready, `setFlags` clearing unready) in this thread hands the
- *   slot synchronously to the first queued waiter that wants it, before the caller runs on;
- * - ONE pump per instance parks on RELEASES (announced through LEASE_WAITERS, with the same
- *   epoch → announce → retry → park order as above) while the queue is non-empty, so moves made
- *   by other threads still wake it; it then serves the queue in order;
- * - a waiter's timeout or abort removes it from the queue; an empty queue stops the pump.
- * Across threads there is no FIFO: a worker blocked in the sync `leaseAny` and this thread's queue
- * compete through the futex as before (the local queue wins a release made in its own thread).
- * `tryLease` stays a non-blocking try that may barge past queued waiters (HikariCP's borrow does
- * the same); callers that want FIFO use `leaseAnyAsync`. Callers with their own queue in this
- * thread (the coordinator) subscribe with `onLeasable` to get the same synchronous hand-off.
+ * Waiting for a lease — across threads on the RELEASES futex word, and in one thread in a FIFO
+ * queue with synchronous hand-off — is lease-waits.ts (LeaseWaits); the methods here that wait
+ * (`leaseAny`, `leaseAnyAsync`, ...) hand over to it, and every move into a leasable state made
+ * through this instance tells it (`transition` to ready, `setFlags` clearing unready, `release`).
  *
  * Time: `now()` is ms since the table's epoch as a wrapping Int32 (ages < 24 days are exact).
  */
-import { InvalidArgumentError, NotLeaseHolderError, TimeoutError } from '../errors.ts';
+import { InvalidArgumentError, NotLeaseHolderError } from '../errors.ts';
 import { Table as L, LAYOUT_VERSION, WORD_BYTES } from '../shm/layout.ts';
-import { parkAsync, parkSync } from '../shm/park.ts';
-import { deadlineAfter, now as monotonicNow } from '../shm/runtime.ts';
 import { Seqlock } from '../shm/seqlock.ts';
 import {
   checkHandle,
@@ -52,8 +31,8 @@ import {
   checkInteger,
   checkSignal,
   checkTimeout,
-  MAX_TIMER_MS,
 } from '../shm/validate.ts';
+import { type Leased, LeaseWaits } from './lease-waits.ts';
 import {
   decodeState,
   Flag,
@@ -65,6 +44,8 @@ import {
   type StatusName,
   statusName,
 } from './state.ts';
+
+export type { Leased };
 
 export const TABLE_HANDLE_KIND = 'atomvisor.table';
 
@@ -107,25 +88,9 @@ export interface SlotSnapshot extends SlotState, SlotFields {
   inFlight: number;
 }
 
-export interface Leased {
-  slot: number;
-  leaseId: number;
-  generation: number;
-}
-
 export interface LeaseWaitOptions {
   timeoutMs?: number;
   signal?: AbortSignal;
-}
-
-interface QueuedLease {
-  readonly slots: readonly number[];
-  readonly resolve: (leased: Leased) => void;
-  readonly reject: (error: unknown) => void;
-  readonly timeoutMs: number;
-  timer: NodeJS.Timeout | undefined;
-  readonly signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
 }
 
 export class SlotTable {
@@ -135,11 +100,8 @@ export class SlotTable {
   readonly #view: Int32Array;
   readonly #seqlocks: (Seqlock | undefined)[];
   readonly #scratch: Int32Array;
-  /** This thread's `leaseAnyAsync` callers, in arrival order (a Set keeps insertion order). */
-  readonly #queue = new Set<QueuedLease>();
-  readonly #listeners: ((slot: number) => void)[] = [];
-  #pumping = false;
-  #pumpStop: AbortController | undefined;
+  /** Waiting for a lease: the futex, this thread's FIFO queue and its pump, the hand-off. */
+  readonly #waits: LeaseWaits;
 
   static create(capacity: number, options: { epochMs?: number } = {}): SlotTable {
     checkInteger(capacity, 'capacity', 1, L.MAX_CAPACITY);
@@ -167,6 +129,10 @@ export class SlotTable {
     this.capacity = view[L.CAPACITY] as number;
     this.epochMs = (view[L.EPOCH_HI] as number) * 2 ** 32 + ((view[L.EPOCH_LO] as number) >>> 0);
     this.#view = view;
+    this.#waits = new LeaseWaits(view, {
+      leaseOne: (slot) => this.#leaseOne(slot),
+      ready: (slot) => StateWord.get(this.word(slot), 'status') === Status.ready,
+    });
     this.#seqlocks = new Array(this.capacity);
     this.#scratch = new Int32Array(L.FIELD_COUNT);
   }
@@ -256,7 +222,7 @@ export class SlotTable {
         next = StateWord.with(next, 'flags', 0);
       }
       if (Atomics.compareExchange(this.#view, index, word, next) === word) {
-        if (to === 'ready') this.#madeLeasable(slot);
+        if (to === 'ready') this.#waits.madeLeasable(slot);
         return true;
       }
     }
@@ -273,7 +239,7 @@ export class SlotTable {
       if (next === word) return true;
       if (Atomics.compareExchange(this.#view, index, word, next) === word) {
         if ((clear & Flag.unready) !== 0 && StateWord.get(word, 'status') === Status.ready)
-          this.#madeLeasable(slot);
+          this.#waits.madeLeasable(slot);
         return true;
       }
     }
@@ -407,7 +373,7 @@ export class SlotTable {
       const flags = StateWord.get(word, 'flags') & ~Flag.leakReported;
       const next = StateWord.with(StateWord.with(word, 'status', to), 'flags', flags);
       if (Atomics.compareExchange(this.#view, base + L.STATE, word, next) === word) {
-        if (!retire) this.#madeLeasable(slot); // hands off to this thread's queue first
+        if (!retire) this.#waits.madeLeasable(slot); // hands off to this thread's queue first
         return retire ? 'draining' : 'ready';
       }
     }
@@ -439,41 +405,21 @@ export class SlotTable {
    * random start). Workers only. Throws TimeoutError.
    */
   leaseAny(slots: readonly number[], options: { timeoutMs?: number } = {}): Leased {
-    const deadline = deadlineAfter(checkTimeout(options.timeoutMs, 'options.timeoutMs'));
-    for (;;) {
-      const got = this.#tryLeaseAny(slots);
-      if (got !== undefined) return got;
-      const epoch = Atomics.load(this.#view, L.RELEASES);
-      Atomics.add(this.#view, L.LEASE_WAITERS, 1);
-      try {
-        const retry = this.#tryLeaseAny(slots);
-        if (retry !== undefined) return retry;
-        if (monotonicNow() >= deadline)
-          throw new TimeoutError('SlotTable.leaseAny()', options.timeoutMs ?? 0);
-        parkSync(this.#view, L.RELEASES, epoch, deadline);
-      } finally {
-        Atomics.sub(this.#view, L.LEASE_WAITERS, 1);
-      }
-    }
+    return this.#waits.leaseAny(slots, checkTimeout(options.timeoutMs, 'options.timeoutMs'));
   }
 
   /**
    * Lease any of `slots`, waiting asynchronously (any thread, main included) in this instance's
    * FIFO queue: a call made while others of this thread wait joins the tail, and a slot released
-   * in this thread goes to the first queued waiter that wants it (see the file comment). Rejects
-   * with TimeoutError or the signal's reason, leaving the queue.
+   * in this thread goes to the first queued waiter that wants it (lease-waits.ts). Rejects with
+   * TimeoutError or the signal's reason, leaving the queue.
    */
   leaseAnyAsync(slots: readonly number[], options: LeaseWaitOptions = {}): Promise<Leased> {
     try {
       const timeout = checkTimeout(options.timeoutMs, 'options.timeoutMs');
       const signal = checkSignal(options.signal, 'options.signal');
       for (const slot of slots) this.#base(slot); // validate now: a queued waiter must not throw later
-      if (signal?.aborted) return Promise.reject(signal.reason);
-      if (this.#queue.size === 0) {
-        const got = this.#tryLeaseAny(slots);
-        if (got !== undefined) return Promise.resolve(got);
-      }
-      return this.#enqueue([...slots], timeout, signal);
+      return this.#waits.leaseAnyAsync(slots, timeout, signal);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -481,12 +427,12 @@ export class SlotTable {
 
   /** Callers queued in this instance's `leaseAnyAsync` right now (this thread only). */
   get queuedWaiters(): number {
-    return this.#queue.size;
+    return this.#waits.queued;
   }
 
   /** Waiters announced on the RELEASES futex word, all threads (pumps and blocked `leaseAny`). */
   leaseWaiters(): number {
-    return Atomics.load(this.#view, L.LEASE_WAITERS);
+    return this.#waits.announced();
   }
 
   /**
@@ -497,158 +443,32 @@ export class SlotTable {
    * non-reentrant: it runs inside those calls. Returns the unsubscribe function.
    */
   onLeasable(listener: (slot: number) => void): () => void {
-    this.#listeners.push(listener);
-    return () => {
-      const at = this.#listeners.indexOf(listener);
-      if (at >= 0) this.#listeners.splice(at, 1);
-    };
+    return this.#waits.onLeasable(listener);
   }
 
   /**
    * The building blocks of waiting for "some slot may have become leasable", for callers with
-   * their own notion of what they wait for (the coordinator's request and acquire queues):
+   * their own notion of what they wait for (the coordinator's request and acquire queues, through
+   * a ReleasePump of wait-queue.ts):
    *
    *   const epoch = table.releaseEpoch();   // 1. read the futex word
    *   table.addLeaseWaiter(1);              // 2. announce yourself
    *   try { if (!tryAgain()) await table.parkForRelease(epoch, deadline, signal); } // 3. retry, park
    *   finally { table.addLeaseWaiter(-1); }
    *
-   * In that order no wake-up can be lost (see the file comment).
+   * In that order no wake-up can be lost (lease-waits.ts).
    */
   releaseEpoch(): number {
-    return Atomics.load(this.#view, L.RELEASES);
+    return this.#waits.releaseEpoch();
   }
 
   addLeaseWaiter(delta: number): void {
-    Atomics.add(this.#view, L.LEASE_WAITERS, delta);
+    this.#waits.addLeaseWaiter(delta);
   }
 
   /** Park without blocking until RELEASES moves from `epoch`, `deadline` (performance.now ms) or abort. */
-  async parkForRelease(epoch: number, deadline: number, signal?: AbortSignal): Promise<void> {
-    await parkAsync(this.#view, L.RELEASES, epoch, deadline, signal);
-  }
-
-  #enqueue(
-    slots: readonly number[],
-    timeout: number | undefined,
-    signal: AbortSignal | undefined,
-  ): Promise<Leased> {
-    // Hot under contention: one closure (the executor) per waiter, the rest is shared.
-    return new Promise<Leased>((resolve, reject) => {
-      const waiter: QueuedLease = {
-        slots,
-        resolve,
-        reject,
-        timeoutMs: timeout ?? 0,
-        timer: undefined,
-        signal,
-        onAbort: undefined,
-      };
-      if (timeout !== undefined && timeout < MAX_TIMER_MS)
-        waiter.timer = setTimeout(this.#onTimeout, timeout, waiter);
-      if (signal !== undefined) {
-        waiter.onAbort = () => this.#drop(waiter, signal.reason);
-        signal.addEventListener('abort', waiter.onAbort, { once: true });
-      }
-      this.#queue.add(waiter);
-      if (!this.#pumping) void this.#pump();
-    });
-  }
-
-  readonly #onTimeout = (waiter: QueuedLease): void =>
-    this.#drop(waiter, new TimeoutError('SlotTable.leaseAnyAsync()', waiter.timeoutMs));
-
-  /** Reject a waiter that is still queued (a timeout or an abort). */
-  #drop(waiter: QueuedLease, error: unknown): void {
-    if (!this.#queue.has(waiter)) return; // already served or dropped
-    this.#leave(waiter);
-    waiter.reject(error);
-  }
-
-  /** Take `waiter` out of the queue and drop its timer and abort listener. */
-  #leave(waiter: QueuedLease): void {
-    this.#queue.delete(waiter);
-    clearTimeout(waiter.timer);
-    if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener('abort', waiter.onAbort);
-    if (this.#queue.size === 0) this.#pumpStop?.abort(); // nobody left: stop parking (no keep-alive)
-  }
-
-  /**
-   * The one futex waiter of this instance, alive while the queue is non-empty. It announces itself
-   * once (LEASE_WAITERS) for its whole life, so every epoch read below is followed by a serve pass
-   * (the retry) and a park that returns at once if RELEASES moved since: no lost wake-up.
-   */
-  async #pump(): Promise<void> {
-    this.#pumping = true;
-    this.addLeaseWaiter(1);
-    try {
-      while (this.#queue.size > 0) {
-        const epoch = this.releaseEpoch();
-        this.#serveQueue();
-        if (this.#queue.size === 0) break;
-        const stop = new AbortController();
-        this.#pumpStop = stop;
-        try {
-          await this.parkForRelease(epoch, Number.POSITIVE_INFINITY, stop.signal);
-        } catch {
-          // stopped because the queue emptied; the loop condition decides
-        } finally {
-          this.#pumpStop = undefined;
-        }
-      }
-    } finally {
-      this.addLeaseWaiter(-1);
-      this.#pumping = false;
-    }
-  }
-
-  /** Serve the queue in order (after a futex wake-up: any slots may have freed up). */
-  #serveQueue(): void {
-    const busy = new Set<number>(); // found not leasable in this pass: skip for later waiters
-    for (const waiter of this.#queue) {
-      let got: Leased | undefined;
-      for (const slot of waiter.slots) {
-        if (busy.has(slot)) continue;
-        got = this.#leaseOne(slot);
-        if (got !== undefined) break;
-        busy.add(slot);
-      }
-      if (got === undefined) continue;
-      this.#leave(waiter);
-      waiter.resolve(got);
-    }
-  }
-
-  /**
-   * `slot` just became leasable by this thread's doing. Hand it to the first queued waiter that
-   * wants it, else to the in-thread listeners; only if it is still ready afterwards wake the futex
-   * waiters (other threads, and pumps), since a slot taken here changed nothing for them.
-   */
-  #madeLeasable(slot: number): void {
-    if (this.#queue.size > 0) {
-      for (const waiter of this.#queue) {
-        if (!waiter.slots.includes(slot)) continue;
-        const got = this.#leaseOne(slot);
-        if (got !== undefined) {
-          this.#leave(waiter);
-          waiter.resolve(got);
-          return;
-        }
-        break; // not leasable (taken by another thread, or unready): nobody here can have it
-      }
-    }
-    for (const listener of this.#listeners) listener(slot);
-    if (StateWord.get(this.word(slot), 'status') === Status.ready) this.#announceRelease();
-  }
-
-  #tryLeaseAny(slots: readonly number[]): Leased | undefined {
-    const n = slots.length;
-    const start = n > 1 ? Math.floor(Math.random() * n) : 0;
-    for (let i = 0; i < n; i++) {
-      const got = this.#leaseOne(slots[(start + i) % n] as number);
-      if (got !== undefined) return got;
-    }
-    return undefined;
+  parkForRelease(epoch: number, deadline: number, signal?: AbortSignal): Promise<void> {
+    return this.#waits.parkForRelease(epoch, deadline, signal);
   }
 
   /** Lease `slot` if it is leasable now (one CAS), with the generation it was leased at. */
@@ -656,12 +476,6 @@ export class SlotTable {
     const leaseId = this.tryLease(slot);
     if (leaseId === 0) return undefined;
     return { slot, leaseId, generation: StateWord.get(this.word(slot), 'generation') };
-  }
-
-  #announceRelease(): void {
-    if (Atomics.load(this.#view, L.LEASE_WAITERS) === 0) return;
-    Atomics.add(this.#view, L.RELEASES, 1);
-    Atomics.notify(this.#view, L.RELEASES);
   }
 
   #seqlock(slot: number): Seqlock {

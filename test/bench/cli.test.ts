@@ -23,7 +23,7 @@ describe('bench CLI flags', () => {
     expect(cli.out).toMatch(/o$/);
     expect(parseBenchArgs([]).profile).toEqual({ name: 'quick', threads: [1, 2, 4] });
     expect(parseBenchArgs(['--full']).profile.threads).toEqual([1, 2, 4, 8]);
-    // No --suite: every registered suite, the request path included.
+    // No --suite: every suite, in the order the runner lists them.
     expect(parseBenchArgs([]).suites).toEqual([...SUITE_NAMES]);
     expect(SUITE_NAMES).toContain('request-path');
   });

@@ -99,9 +99,21 @@ describe('register, request, snapshot', () => {
     await c.register('echo', echoSpec());
     const controller = new AbortController();
     const pending = c.request('echo', 'sleep', { ms: 5_000 }, { signal: controller.signal });
-    setTimeout(() => controller.abort(new Error('user gave up')), 50);
+    // The server has the sleep in hand: learn its id there.
+    let running: unknown[] = [];
+    const deadline = performance.now() + 10_000;
+    while (running.length === 0) {
+      if (performance.now() > deadline) throw new Error('the server never received the sleep');
+      running = await c.request<unknown[]>('echo', 'running');
+    }
+    expect(running).toHaveLength(1);
+    const [sleepId] = running;
+    controller.abort(new Error('user gave up'));
     await expect(pending).rejects.toThrow('user gave up');
     await waitUntil(() => c.stats().inFlight === 0, 'the aborted request is no longer in flight');
+    // The server heard notifications/cancelled for that request, and for no other.
+    expect(await c.request('echo', 'cancelled')).toEqual([sleepId]);
+    expect(await c.request('echo', 'running')).toEqual([]);
   });
 });
 

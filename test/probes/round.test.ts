@@ -1,6 +1,6 @@
 /**
- * F1 (DESIGN.md): a health round over 10 connections whose probes all hang until their timeout T
- * takes about T, not 10·T, and costs the coordinator microseconds of shared-state work: acquire,
+ * F1 (docs/architecture.md): a health round over 10 connections whose probes all hang until their
+ * timeout T takes about T, not 10·T, and costs the coordinator microseconds of shared-state work: acquire,
  * release and stats() run freely meanwhile and the event loop stays responsive.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
