@@ -28,7 +28,7 @@ import { constants } from 'node:os';
 import { NotRunningError, SpawnError } from '../errors.ts';
 import { FrameRing, type FrameRingHandle } from '../shm/frame-ring.ts';
 import { SlotTable, type SlotTableHandle } from '../table/slot-table.ts';
-import { encodeContentLengthHeader } from './content-length-decoder.ts';
+import { encodeContentLengthHeader } from './content-length-header.ts';
 import { FrameKind, FrameSender } from './frames.ts';
 import { createFrameDecoder, type FrameDecoder, type FramingProtocol } from './framing.ts';
 import { LineFramer } from './line-decoder.ts';

@@ -2,12 +2,14 @@ import { describe, expect, it } from 'vitest';
 import {
   ContentLengthDecoder,
   type ContentLengthDecoderOptions,
-  contentLengthHeaderSize,
   DEFAULT_MAX_HEADER_BYTES,
   DEFAULT_MAX_MESSAGE_BYTES,
+} from '../../src/io/content-length-decoder.ts';
+import {
+  contentLengthHeaderSize,
   encodeContentLengthHeader,
   writeContentLengthHeader,
-} from '../../src/io/content-length-decoder.ts';
+} from '../../src/io/content-length-header.ts';
 import { createFrameDecoder, type FrameProblem } from '../../src/io/framing.ts';
 
 const bytes = (text: string) => Buffer.from(text, 'utf8');
