@@ -128,7 +128,7 @@ describe('data plane', () => {
     const grownMb = (process.memoryUsage().rss - rss) / 2 ** 20;
     const during = await p50();
     console.log(
-      `  other key p50 ${before.toFixed(3)} ms before, ${during.toFixed(3)} ms while its neighbour is stuck; RSS +${grownMb.toFixed(0)} MiB after 20 000 × 64 KiB sent`,
+      `  other key p50 ${before.toFixed(3)} ms before, ${during.toFixed(3)} ms while its neighbour is stuck; RSS ${grownMb >= 0 ? '+' : ''}${grownMb.toFixed(0)} MiB after 20 000 × 64 KiB sent`,
     );
     // Were they all kept, that would be 1.25 GiB.
     expect(grownMb).toBeLessThan(300);
