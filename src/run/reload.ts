@@ -9,7 +9,7 @@
  *   - everything else keeps its processes (same pids).
  * Coordinator options (restart, stop, capacity, ...) cannot change under a running coordinator:
  * they are reported as needing a restart of atomvisor. The HTTP endpoint, the log files,
- * `shutdownTimeoutMs` and `detach` are the command's to apply (command.ts).
+ * `shutdownTimeoutMs` and `detach` are the command's to apply (reloader.ts).
  *
  * Keys are handled side by side: first every removal and scale-down (which free slots), then the
  * rollouts, scale-ups and registrations. What could not be applied (a new server that would not
