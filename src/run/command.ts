@@ -4,10 +4,11 @@
  * writable (exit 1); --help, --print-schema and --check stop there. Then session.ts runs it: the
  * order of the start, the reloads and the shutdown is told there.
  */
-import { access, constants, mkdir } from 'node:fs/promises';
+import { access, constants } from 'node:fs/promises';
 import { ConfigError } from '../errors.ts';
 import { loadConfig, type RunConfig } from './config.ts';
 import { checkLogNames, logsOf, parseFlags, RUN_USAGE, type RunFlags } from './flags.ts';
+import { makeDirectory } from './log-files.ts';
 import { configJsonSchema } from './schema.ts';
 import { run } from './session.ts';
 
@@ -43,7 +44,7 @@ export async function main(argv: string[]): Promise<number> {
   const logs = logsOf(config, flags);
   if (logs !== undefined) {
     try {
-      await mkdir(logs.dir, { recursive: true });
+      await makeDirectory(logs.dir);
       await access(logs.dir, constants.W_OK);
     } catch (error) {
       console.error(

@@ -16,7 +16,7 @@
  *   file is retried a second later.
  */
 import type { FileHandle } from 'node:fs/promises';
-import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Coordinator } from '../coordinator/coordinator.ts';
 
@@ -27,6 +27,28 @@ export const DEFAULT_LOG_BUFFER_BYTES = 2 ** 20;
 /** atomvisor's own event log, next to the servers' files. */
 export const EVENT_LOG_FILE = 'atomvisor.log';
 const RETRY_MS = 1_000;
+
+/**
+ * `mkdir -p`, one level at a time. Node's own `mkdir(dir, { recursive: true })` never returns for
+ * some paths (`/proc/nope`: the kernel answers ENOENT while the parent exists); this one fails
+ * with that error instead. A file in the way is an error (EEXIST), as with `mkdir -p`.
+ */
+export async function makeDirectory(dir: string): Promise<void> {
+  try {
+    await mkdir(dir);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' && (await stat(dir)).isDirectory()) return;
+    const parent = dirname(dir);
+    if (code !== 'ENOENT' || parent === dir) throw error;
+    await makeDirectory(parent);
+    try {
+      await mkdir(dir);
+    } catch (again) {
+      if ((again as NodeJS.ErrnoException).code !== 'EEXIST') throw again;
+    }
+  }
+}
 
 export interface LogSettings {
   /** Absolute. */
@@ -214,7 +236,7 @@ export class LogFile {
   }
 
   async #open(): Promise<void> {
-    await mkdir(dirname(this.path), { recursive: true });
+    await makeDirectory(dirname(this.path));
     if (!this.#opened) {
       await this.#removeBeyondKeep();
       this.#opened = true;

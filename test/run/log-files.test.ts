@@ -18,10 +18,14 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LogFile, logFileClashes, logFileName } from '../../src/run/log-files.ts';
+import { LogFile, logFileClashes, logFileName, makeDirectory } from '../../src/run/log-files.ts';
+import { CLI, EXAMPLE_CONFIG, killAll, start } from './helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'atomvisor-log-files-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(async () => {
+  await killAll();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 let n = 0;
 const fresh = () => join(dir, `case-${++n}`, 'server.log');
@@ -164,4 +168,33 @@ describe('LogFile', () => {
       },
     ]);
   });
+});
+
+describe('makeDirectory (mkdir -p for the log directory)', () => {
+  it('creates missing levels, accepts an existing directory, refuses a file in the way', async () => {
+    const nested = join(dir, 'mk', 'a', 'b', 'c');
+    await makeDirectory(nested);
+    expect(statSync(nested).isDirectory()).toBe(true);
+    await makeDirectory(nested); // already there: fine
+    const file = join(dir, 'mk', 'a-file');
+    writeFileSync(file, 'x');
+    await expect(makeDirectory(file)).rejects.toMatchObject({ code: 'EEXIST' });
+    await expect(makeDirectory(join(file, 'below'))).rejects.toMatchObject({ code: 'ENOTDIR' });
+  });
+
+  // Node's mkdir(dir, { recursive: true }) never settles for this path (it loops on ENOENT).
+  it.runIf(existsSync('/proc/self'))(
+    'fails on a path the kernel refuses (/proc/…) instead of hanging',
+    async () => {
+      await expect(makeDirectory('/proc/atomvisor-no-such/logs')).rejects.toMatchObject({
+        code: 'ENOENT',
+      });
+      const run = start([...CLI, 'run', EXAMPLE_CONFIG, '--log-dir', '/proc/atomvisor-no-such']);
+      const exit = await run.exited;
+      expect(exit.code).toBe(1);
+      expect(run.stderr()).toMatch(
+        /logs\.dir: cannot write to \/proc\/atomvisor-no-such: .*ENOENT/,
+      );
+    },
+  );
 });
