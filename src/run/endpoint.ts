@@ -19,6 +19,8 @@ export class RunEndpoint {
   readonly #reporter: Reporter;
   #endpoint: StatusEndpoint | undefined;
   #metrics: Metrics | undefined;
+  /** Set by close(): an endpoint that finishes starting after it is closed at once, not kept. */
+  #closed = false;
 
   constructor(coordinator: Coordinator, status: RunStatus, reporter: Reporter) {
     this.#coordinator = coordinator;
@@ -33,8 +35,10 @@ export class RunEndpoint {
 
   /** The first endpoint, at start. Throws when it cannot listen. */
   async start(settings: HttpSettings): Promise<void> {
+    if (this.#closed) return;
     this.#metrics = createMetrics(this.#coordinator, { status: this.#status });
     const endpoint = await startEndpoint(settings, this.#status, this.#metrics);
+    if (await this.#closedMeanwhile(endpoint)) return;
     this.#endpoint = endpoint;
     this.#listening(endpoint);
   }
@@ -44,6 +48,7 @@ export class RunEndpoint {
    * and the error is returned.
    */
   async move(settings: HttpSettings | undefined): Promise<string | undefined> {
+    if (this.#closed) return undefined;
     const old = this.#endpoint;
     if (settings === undefined) {
       this.#endpoint = undefined;
@@ -64,14 +69,17 @@ export class RunEndpoint {
       this.#reporter.event('http-failed', { ...settings, error: describeError(error) });
       if (samePort && old !== undefined) {
         // Put the old one back (best effort).
-        this.#endpoint = await startEndpoint(
+        const back = await startEndpoint(
           { host: old.address.address, port: old.address.port },
           this.#status,
           this.#metrics,
         ).catch(() => undefined);
+        const kept = back !== undefined && !(await this.#closedMeanwhile(back));
+        this.#endpoint = kept ? back : undefined;
       }
       return describeError(error);
     }
+    if (await this.#closedMeanwhile(endpoint)) return undefined;
     this.#endpoint = endpoint;
     if (!samePort) await old?.close();
     this.#listening(endpoint);
@@ -80,8 +88,18 @@ export class RunEndpoint {
 
   /** Shutdown: stop listening (open connections are cut), stop the metrics. */
   async close(): Promise<void> {
-    await this.#endpoint?.close();
+    this.#closed = true;
+    const endpoint = this.#endpoint;
+    this.#endpoint = undefined;
+    await endpoint?.close();
     this.#metrics?.close();
+  }
+
+  /** A shutdown came while `endpoint` was starting: close it rather than keep a listener. */
+  async #closedMeanwhile(endpoint: StatusEndpoint): Promise<boolean> {
+    if (!this.#closed) return false;
+    await endpoint.close();
+    return true;
   }
 
   #listening(endpoint: StatusEndpoint): void {
