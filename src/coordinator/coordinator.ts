@@ -28,7 +28,7 @@ import { ClosedError, InvalidArgumentError, NotRunningError } from '../errors.ts
 import { StateFile } from '../io/state-file.ts';
 import { ProbeScheduler } from '../probes/scheduler.ts';
 import type { RoundReport } from '../probes/types.ts';
-import { checkSignal, checkTimeout, describe } from '../shm/validate.ts';
+import { checkSignal, describe, timeoutOr } from '../shm/validate.ts';
 import { SlotTable } from '../table/slot-table.ts';
 import { Flag } from '../table/state.ts';
 import { EVENT_CHANNEL, requestChannel } from './diagnostics.ts';
@@ -215,7 +215,7 @@ export class Coordinator extends EventEmitter {
   /** Stop `key`'s processes (in-flight work may finish for up to timeoutMs) and forget the key. */
   async unregister(key: string, options: { timeoutMs?: number } = {}): Promise<void> {
     const entry = this.#entry(key);
-    const drainMs = checkTimeout(options.timeoutMs, 'options.timeoutMs') ?? 10_000;
+    const drainMs = timeoutOr(options.timeoutMs, 'options.timeoutMs', 10_000);
     await this.#keys.remove(entry, drainMs);
   }
 
@@ -241,9 +241,12 @@ export class Coordinator extends EventEmitter {
   ): Promise<ReloadReport> {
     this.#checkOpen();
     const entry = this.#entry(key);
-    const drainMs = checkTimeout(options.timeoutMs, 'options.timeoutMs') ?? 10_000;
-    const readyTimeoutMs =
-      checkTimeout(options.readyTimeoutMs, 'options.readyTimeoutMs') ?? this.options.startTimeoutMs;
+    const drainMs = timeoutOr(options.timeoutMs, 'options.timeoutMs', 10_000);
+    const readyTimeoutMs = timeoutOr(
+      options.readyTimeoutMs,
+      'options.readyTimeoutMs',
+      this.options.startTimeoutMs,
+    );
     const spec = options.spec === undefined ? undefined : resolveSpec(options.spec, 'options.spec');
     return this.#keys.reload(entry, drainMs, readyTimeoutMs, spec);
   }
@@ -259,7 +262,7 @@ export class Coordinator extends EventEmitter {
     this.#checkOpen();
     const entry = this.#entry(key);
     const target = checkReplicas(replicas, 'replicas');
-    const drainMs = checkTimeout(options.timeoutMs, 'options.timeoutMs') ?? 10_000;
+    const drainMs = timeoutOr(options.timeoutMs, 'options.timeoutMs', 10_000);
     await this.#keys.scale(entry, target, drainMs);
   }
 
@@ -354,8 +357,11 @@ export class Coordinator extends EventEmitter {
     try {
       this.#checkOpen();
       const entry = this.#entry(key);
-      const timeout =
-        checkTimeout(options.timeoutMs, 'options.timeoutMs') ?? this.options.acquireTimeoutMs;
+      const timeout = timeoutOr(
+        options.timeoutMs,
+        'options.timeoutMs',
+        this.options.acquireTimeoutMs,
+      );
       checkSignal(options.signal, 'options.signal');
       const stack =
         this.options.housekeeping.leakDetectionMs > 0
@@ -477,7 +483,7 @@ export class Coordinator extends EventEmitter {
    */
   close(options: { timeoutMs?: number } = {}): Promise<void> {
     if (this.#closing) return this.#closing;
-    const drainMs = checkTimeout(options.timeoutMs, 'options.timeoutMs') ?? 10_000;
+    const drainMs = timeoutOr(options.timeoutMs, 'options.timeoutMs', 10_000);
     this.#closing = (async () => {
       clearInterval(this.#housekeeping);
       const probesClosed = this.#probes.close(); // no new rounds; the pool goes down meanwhile

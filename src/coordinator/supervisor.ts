@@ -15,6 +15,7 @@
 import { ConnectionLostError } from '../errors.ts';
 import type { IoEvent, UsageSample } from '../io/io-host.ts';
 import type { StateFile } from '../io/state-file.ts';
+import { MAX_TIMER_MS } from '../shm/validate.ts';
 import type { SlotTable } from '../table/slot-table.ts';
 import { Flag, type StatusName } from '../table/state.ts';
 import type { CoordinatorEvents, RetireReason } from './events.ts';
@@ -479,7 +480,7 @@ export class Supervisor {
 
   #waitDrained(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
+      const timer = ms < MAX_TIMER_MS ? setTimeout(done, ms) : undefined; // Infinity: no limit
       const waiter = () => done();
       function done() {
         clearTimeout(timer);

@@ -37,6 +37,7 @@ import {
   checkSignal,
   checkTimeout,
   checkWordRange,
+  timeoutOr,
 } from './validate.ts';
 
 export interface SeqlockHandle {
@@ -171,8 +172,7 @@ export class Seqlock {
         cpuPause();
       }
     }
-    const timeout =
-      checkTimeout(options.timeoutMs, 'options.timeoutMs') ?? SEQLOCK_DEFAULT_TIMEOUT_MS;
+    const timeout = timeoutOr(options.timeoutMs, 'options.timeoutMs', SEQLOCK_DEFAULT_TIMEOUT_MS);
     const deadline = deadlineAfter(timeout);
     for (;;) {
       if (this.#readOnce(out)) return out;
@@ -256,8 +256,7 @@ export class Seqlock {
         cpuPause();
       }
     }
-    const timeout =
-      checkTimeout(options.timeoutMs, 'options.timeoutMs') ?? SEQLOCK_DEFAULT_TIMEOUT_MS;
+    const timeout = timeoutOr(options.timeoutMs, 'options.timeoutMs', SEQLOCK_DEFAULT_TIMEOUT_MS);
     const deadline = deadlineAfter(timeout);
     for (;;) {
       const s = this.#tryEnter();

@@ -78,6 +78,16 @@ export function checkTimeout(timeoutMs: unknown, field = 'timeoutMs'): number | 
   return timeoutMs;
 }
 
+/**
+ * `checkTimeout` for a call with a default: undefined → `fallback`, Infinity → Infinity (no
+ * limit: whoever sets a timer for it sets none). Not `checkTimeout(x) ?? fallback`, which would
+ * turn an explicit Infinity into the default.
+ */
+export function timeoutOr(timeoutMs: unknown, field: string, fallback: number): number {
+  if (timeoutMs === undefined) return fallback;
+  return checkTimeout(timeoutMs, field) ?? Number.POSITIVE_INFINITY;
+}
+
 export function checkSignal(signal: unknown, field = 'signal'): AbortSignal | undefined {
   if (signal === undefined) return undefined;
   if (!(signal instanceof AbortSignal)) {

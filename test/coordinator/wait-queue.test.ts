@@ -169,4 +169,31 @@ describe('acquire() queue', () => {
     await closed;
     expect(c.table.leaseWaiters()).toBe(0);
   });
+
+  it('timeoutMs: Infinity waits past the default (acquireTimeoutMs) until served', async () => {
+    const c = coordinator({ acquireTimeoutMs: 50 });
+    await c.register('one', echoSpec());
+    const held = await c.acquire('one');
+    // The control: the default bound applies.
+    await expect(c.acquire('one')).rejects.toMatchObject({ code: 'ERR_ATOMVISOR_TIMEOUT' });
+    let settled = false;
+    const patient = c.acquire('one', { timeoutMs: Number.POSITIVE_INFINITY }).finally(() => {
+      settled = true;
+    });
+    const request = c.request(
+      'one',
+      'echo',
+      { late: true },
+      { timeoutMs: Number.POSITIVE_INFINITY },
+    );
+    // Ten default timeouts later both still wait (with `?? default` they failed after 50 ms).
+    const expiry = Date.now() + 500;
+    await waitUntil(() => Date.now() >= expiry, 'ten default timeouts');
+    expect(settled).toBe(false);
+    expect(c.stats().waiters).toBe(2);
+    held.release();
+    const lease = await patient;
+    lease.release();
+    await expect(request).resolves.toEqual({ late: true });
+  });
 });

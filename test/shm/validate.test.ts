@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { RequestTracker } from '../../src/io/request-tracker.ts';
 import { Mutex } from '../../src/shm/mutex.ts';
-import { checkTimeout, MAX_TIMER_MS } from '../../src/shm/validate.ts';
+import { checkTimeout, MAX_TIMER_MS, timeoutOr } from '../../src/shm/validate.ts';
 import { SlotTable } from '../../src/table/slot-table.ts';
 
 /** The InvalidArgumentError `call` throws or rejects with, as { field, reason }. */
@@ -63,5 +63,16 @@ describe('checkTimeout', () => {
       expect(tracker).toEqual({ field: 'timeoutMs', reason: expected.reason });
       expect(request).toEqual({ field: 'totalTimeoutMs', reason: expected.reason });
     }
+  });
+});
+
+describe('timeoutOr', () => {
+  it('gives the default for undefined, keeps Infinity as no limit, checks the rest alike', () => {
+    expect(timeoutOr(undefined, 'f', 250)).toBe(250);
+    expect(timeoutOr(Number.POSITIVE_INFINITY, 'f', 250)).toBe(Number.POSITIVE_INFINITY);
+    expect(timeoutOr(0, 'f', 250)).toBe(0);
+    expect(() => timeoutOr(-1, 'options.timeoutMs', 250)).toThrowError(
+      expect.objectContaining({ field: 'options.timeoutMs', reason: expect.stringMatching(/≥ 0/) }),
+    );
   });
 });
