@@ -62,10 +62,10 @@ export interface CoordinatorEvents {
     kind: 'notification';
     error: unknown;
   };
-  /** A line the server wrote to stderr. */
-  stderr: { key: string; slot: number; line: string };
+  /** A line the server wrote to stderr (`generation`: which process of the slot wrote it). */
+  stderr: { key: string; slot: number; generation: number; line: string };
   /** A stdout line of a server that speaks no protocol (protocol 'none'). */
-  stdout: { key: string; slot: number; line: string };
+  stdout: { key: string; slot: number; generation: number; line: string };
   /** One health probe result (docs/health.md); results for a replaced process are not reported. */
   probe: ProbeEvent;
   /** A liveness (or startup) probe failed failureThreshold times in a row: the process is killed and restarted. */

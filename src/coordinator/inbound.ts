@@ -106,10 +106,11 @@ export class Inbound {
   }
 
   /** A stdout line of a process that speaks no protocol. */
-  stdout(slot: number, line: () => string): void {
+  stdout(slot: number, generation: number, line: () => string): void {
     if (!this.#ctx.listens('stdout')) return;
     const replica = this.#ctx.replicaOf(slot);
-    if (replica !== undefined) this.#ctx.emit('stdout', { key: replica.key, slot, line: line() });
+    if (replica !== undefined)
+      this.#ctx.emit('stdout', { key: replica.key, slot, generation, line: line() });
   }
 
   #liveLease(slot: number): Lease | undefined {

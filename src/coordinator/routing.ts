@@ -223,12 +223,17 @@ export class Router {
         return;
       }
       case FrameKind.STDOUT:
-        this.inbound.stdout(slot, () => (data as Utf8Buffer).utf8Slice(start, end));
+        this.inbound.stdout(slot, generation, () => (data as Utf8Buffer).utf8Slice(start, end));
         return;
       case FrameKind.STDERR: {
         const key = this.#ctx.keyOf(slot);
         if (key !== undefined)
-          this.#ctx.emit('stderr', { key, slot, line: data.toString('utf8', start, end) });
+          this.#ctx.emit('stderr', {
+            key,
+            slot,
+            generation,
+            line: data.toString('utf8', start, end),
+          });
         return;
       }
       case FrameKind.EVENT:

@@ -212,6 +212,26 @@ describe('crashes, restarts and the breaker', () => {
     expect(await c.request('echo', 'echo', { back: true })).toEqual({ back: true });
   });
 
+  it('tags each stderr line with the generation of the process that wrote it', async () => {
+    const c = coordinator();
+    const spawns: { generation: number; pid: number }[] = [];
+    const lines: { generation: number; line: string }[] = [];
+    c.on('spawn', (e) => spawns.push(e));
+    c.on('stderr', (e) => lines.push(e));
+    await c.register('echo', echoSpec());
+    void c.request('echo', 'crash', { code: 3 }).catch(() => {});
+    await waitUntil(
+      () => spawns.length === 2 && c.snapshot('echo').status === 'ready',
+      'restarted',
+    );
+    void c.request('echo', 'crash', { code: 4 }).catch(() => {});
+    await waitUntil(() => lines.some((l) => /code 4/.test(l.line)), 'the second crash logged');
+    const [first, second] = spawns.map((e) => e.generation);
+    expect(second).not.toBe(first);
+    expect(lines.find((l) => /code 3/.test(l.line))?.generation).toBe(first);
+    expect(lines.find((l) => /code 4/.test(l.line))?.generation).toBe(second);
+  });
+
   it('stops a crash loop with the breaker and fails callers fast', async () => {
     const c = coordinator({
       restart: { initialDelayMs: 1, maxDelayMs: 20, maxRestarts: 3, windowMs: 60_000 },
