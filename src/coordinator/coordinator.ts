@@ -24,7 +24,7 @@
  */
 import { channel } from 'node:diagnostics_channel';
 import { EventEmitter } from 'node:events';
-import { ClosedError, InvalidArgumentError, NotRunningError } from '../errors.ts';
+import { ClosedError, InvalidArgumentError, NotRunningError, QueueFullError } from '../errors.ts';
 import { StateFile } from '../io/state-file.ts';
 import { ProbeScheduler } from '../probes/scheduler.ts';
 import type { RoundReport } from '../probes/types.ts';
@@ -412,7 +412,9 @@ export class Coordinator extends EventEmitter {
 
   /**
    * A JSON-RPC notification to every ready replica of `key` (leased ones included: it is not a
-   * request). Resolves with how many it went to.
+   * request), in order with the requests still waiting to be written to each. Resolves with how
+   * many it went to: a replica whose queue is full (it stopped reading, maxQueued reached) is
+   * skipped.
    */
   async notify(key: string, method: string, params?: unknown): Promise<number> {
     this.#checkOpen();
@@ -431,7 +433,8 @@ export class Coordinator extends EventEmitter {
         this.#router.notify(s.slot, state.generation, method, params);
         sent++;
       } catch (error) {
-        if (!(error instanceof NotRunningError)) throw error; // it exited meanwhile: skip it
+        // It exited meanwhile, or its queue is full (it stopped reading stdin): skip it.
+        if (!(error instanceof NotRunningError || error instanceof QueueFullError)) throw error;
       }
     }
     return sent;

@@ -7,8 +7,9 @@
  * - Our requests go through a RequestTracker: id correlation, maxInFlight / maxQueued, inactivity
  *   and total timeouts, cancellation on timeout or abort (MCP `notifications/cancelled`, or LSP
  *   `$/cancelRequest` for protocol 'lsp'), MCP progress.
- * - A server that does not read its stdin holds the tracker (`stdinBlocked`): requests queue here,
- *   bounded by maxQueued, instead of piling up in the IO worker's pipe buffer.
+ * - A server that does not read its stdin holds the tracker (`stdinBlocked`): requests and
+ *   notifications queue here, in order, bounded by maxQueued, instead of piling up in the IO
+ *   worker's pipe buffer.
  * - The server's own requests are answered through `hooks.serverRequest` (the application's
  *   handlers): each gets an AbortSignal that aborts when the process goes or the server cancels
  *   the request. No handler: -32601 at once.
@@ -150,7 +151,8 @@ export class Peer {
   notify(method: string, params?: unknown): void {
     if (this.#closed)
       throw new NotRunningError(`the process of slot ${this.slot} (generation ${this.generation})`);
-    this.#hooks.send(this, notificationJson(method, params as JsonRpcParams));
+    // Through the tracker: behind requests still waiting to be written, bounded by maxQueued.
+    this.#tracker.send(notificationJson(method, params as JsonRpcParams));
   }
 
   /** Hear every notification from now until the returned function is called. */

@@ -7,6 +7,10 @@
  * - At most `maxInFlight` requests are written to the server at once; the rest wait in a FIFO of
  *   at most `maxQueued` (beyond it `start` rejects with QueueFullError). A queued request is
  *   written (through `write`) only when a slot frees, in start order.
+ * - One-way messages (`send`: notifications) keep their place among the requests: written at
+ *   once when nothing waits, else queued behind the waiting requests — so the server reads
+ *   everything in the order it was sent — and counted against `maxQueued` (QueueFullError). They
+ *   take no in-flight slot. `failAll` drops queued ones (nobody waits for them).
  * - `timeoutMs` is an inactivity limit: it runs from `start`, restarts when the request is written
  *   and on every MCP `notifications/progress` carrying the request's progress token.
  *   `totalTimeoutMs` caps the whole request, progress or not. Both reject with TimeoutError.
@@ -105,6 +109,7 @@ export type HandleOutcome = 'settled' | 'progress' | 'unmatched' | 'ignored';
 
 export interface RequestTrackerStats {
   inFlight: number;
+  /** Requests and one-way messages waiting to be written. */
   queued: number;
   completed: number;
   /** Error responses, failAll/close, queue overflow, write failures. */
@@ -138,6 +143,14 @@ interface Entry {
   context: unknown;
 }
 
+/** A queued notification: written in its turn, takes no in-flight slot, settles nothing. */
+interface OneWay {
+  readonly oneWay: true;
+  readonly text: string;
+}
+
+const isOneWay = (item: Entry | OneWay): item is OneWay => (item as OneWay).oneWay === true;
+
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 export class RequestTracker {
@@ -152,7 +165,7 @@ export class RequestTracker {
   #nextId = 1;
   readonly #inFlight = new Map<number, Entry>();
   /** A Set keeps insertion (FIFO) order and removes an aborted waiter in O(1). */
-  readonly #queue = new Set<Entry>();
+  readonly #queue = new Set<Entry | OneWay>();
   readonly #byToken = new Map<ProgressToken, Entry>();
   #pumping = false;
   #failing = false;
@@ -289,6 +302,22 @@ export class RequestTracker {
     return entry;
   }
 
+  /**
+   * A one-way message (a notification's JSON text): written now when nothing waits to be written,
+   * else queued in its turn. Throws QueueFullError when the queue is full, the close error once
+   * closed, and whatever `write` throws.
+   */
+  send(text: string): void {
+    if (this.#closedWith) throw this.#closedWith.error;
+    if (this.#queue.size === 0 && !this.#held) {
+      this.#write(text);
+    } else if (this.#queue.size < this.maxQueued) {
+      this.#queue.add({ oneWay: true, text });
+    } else {
+      throw new QueueFullError('the request queue', this.maxQueued);
+    }
+  }
+
   /** Settle a request that was never queued or sent. */
   #refuse(entry: Entry, error: unknown): void {
     entry.state = 'done';
@@ -363,7 +392,9 @@ export class RequestTracker {
    * stays usable, e.g. for a restarted process.
    */
   failAll(error: unknown = new ConnectionLostError(null, null)): number {
-    const victims = [...this.#inFlight.values(), ...this.#queue];
+    const victims = [...this.#inFlight.values()];
+    for (const item of this.#queue) if (!isOneWay(item)) victims.push(item);
+    this.#queue.clear();
     this.#failing = true;
     try {
       for (const entry of victims) {
@@ -460,6 +491,7 @@ export class RequestTracker {
   #settle(entry: Entry, outcome: Outcome): void {
     if (entry.state === 'done') return;
     const wasInFlight = entry.state === 'in-flight';
+    const wasQueued = entry.state === 'queued';
     entry.state = 'done';
     this.#inFlight.delete(entry.id);
     this.#queue.delete(entry);
@@ -483,7 +515,8 @@ export class RequestTracker {
     this.#onSettled?.(entry.context, !outcome.ok);
     if (outcome.ok) entry.resolve(outcome.value);
     else entry.reject(outcome.error);
-    if (wasInFlight) this.#pump();
+    // A slot freed, or a queued request left and what waited behind it may go now.
+    if (wasInFlight || wasQueued) this.#pump();
   }
 
   /** Fills free slots from the queue, in order. Re-entrant calls (write → handle) fold into one. */
@@ -491,9 +524,20 @@ export class RequestTracker {
     if (this.#pumping || this.#failing || this.#held) return;
     this.#pumping = true;
     try {
-      while (this.#inFlight.size < this.maxInFlight && this.#queue.size > 0) {
-        const next = this.#queue.values().next().value as Entry;
-        this.#dispatch(next);
+      while (this.#queue.size > 0) {
+        const next = this.#queue.values().next().value as Entry | OneWay;
+        if (isOneWay(next)) {
+          this.#queue.delete(next);
+          try {
+            this.#write(next.text);
+          } catch {
+            // The connection is failing; its owner learns that from the process, not from here.
+          }
+        } else if (this.#inFlight.size < this.maxInFlight) {
+          this.#dispatch(next);
+        } else {
+          break;
+        }
       }
     } finally {
       this.#pumping = false;

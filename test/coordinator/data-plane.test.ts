@@ -91,7 +91,7 @@ describe('data plane', () => {
     expect(c.stats().requests.total).toBeGreaterThanOrEqual(REQUESTS);
   }, 600_000);
 
-  it('a server that stops reading stdin: QueueFullError past maxQueued, memory bounded, its neighbour unaffected, nothing lost once it reads again', async () => {
+  it('a server that stops reading stdin: QueueFullError past maxQueued (notifications too), memory bounded, its neighbour unaffected, nothing lost once it reads again', async () => {
     const c = coordinators.make({ ioWorkers: 1, maxInFlight: 64, maxQueued: 32 });
     await c.register('stuck', echoSpec());
     await c.register('other', echoSpec()); // same IO worker, same rings
@@ -125,6 +125,9 @@ describe('data plane', () => {
     // 64 in flight (4 MiB: the pipe backs up, requests are held) and 32 queued are accepted.
     await expect.poll(() => c.stats().stdinBlocked, { timeout: 10_000 }).toBe(1);
     await expect.poll(() => refused, { timeout: 10_000 }).toBe(20_000 - 64 - 32);
+    // Notifications queue with the requests and are bounded alike: this one finds the queue full.
+    expect(await c.notify('stuck', 'notifications/note', { big })).toBe(0);
+    expect(await c.notify('other', 'notifications/note', { big })).toBe(1);
     const grownMb = (process.memoryUsage().rss - rss) / 2 ** 20;
     const during = await p50();
     console.log(

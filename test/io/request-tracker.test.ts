@@ -10,6 +10,7 @@ import {
   encodeRequest,
   encodeResponse,
   type JsonRpcMessage,
+  notificationJson,
 } from '../../src/io/jsonrpc.ts';
 import {
   lspCancelNotification,
@@ -198,6 +199,77 @@ describe('RequestTracker: bounded in-flight window and FIFO queue', () => {
     expect(await a.promise).toBe('A');
     expect(await c.promise).toBe('C');
     expect(tracker.stats).toMatchObject({ failed: 1, completed: 2, inFlight: 0 });
+  });
+});
+
+describe('RequestTracker: one-way messages (notifications) keep their place', () => {
+  const note = (n: number) => notificationJson('note', { n });
+  /** What was written, in order: request methods and notification numbers. */
+  const order = (written: JsonRpcMessage[]) =>
+    written.map((m) =>
+      m.kind === 'request'
+        ? m.method
+        : m.kind === 'notification'
+          ? `note ${(m.params as { n: number }).n}`
+          : m.kind,
+    );
+
+  it('is written at once when nothing waits, else behind the waiting requests, taking no slot', async () => {
+    const { tracker, written, reply } = harness({ maxInFlight: 1 });
+    tracker.send(note(1)); // nothing waits: at once
+    const a = tracker.start('a');
+    tracker.send(note(2)); // a is in flight, nothing queued: at once
+    const b = tracker.start('b'); // queued: the window is full
+    tracker.send(note(3)); // behind b
+    const c = tracker.start('c');
+    tracker.send(note(4));
+    expect(order(written)).toEqual(['note 1', 'a', 'note 2']);
+    expect(tracker.stats).toMatchObject({ inFlight: 1, queued: 4 });
+    reply(a.id, 'A');
+    // b takes the slot; note 3 follows it (no slot needed); c waits; note 4 waits behind c.
+    expect(order(written)).toEqual(['note 1', 'a', 'note 2', 'b', 'note 3']);
+    reply(b.id, 'B');
+    expect(order(written)).toEqual(['note 1', 'a', 'note 2', 'b', 'note 3', 'c', 'note 4']);
+    reply(c.id, 'C');
+    expect(await Promise.all([a.promise, b.promise, c.promise])).toEqual(['A', 'B', 'C']);
+    expect(tracker.stats).toMatchObject({ inFlight: 0, queued: 0 });
+  });
+
+  it('held (the server stopped reading): queued in order, bounded by maxQueued, written on resume', () => {
+    const { tracker, written, reply } = harness({ maxInFlight: 4, maxQueued: 3 });
+    const a = tracker.start('a');
+    tracker.hold();
+    tracker.send(note(1));
+    const b = tracker.start('b');
+    tracker.send(note(2));
+    expect(() => tracker.send(note(3))).toThrowError(
+      expect.objectContaining({ code: 'ERR_ATOMVISOR_QUEUE_FULL', limit: 3 }),
+    );
+    expect(order(written)).toEqual(['a']);
+    tracker.resume();
+    expect(order(written)).toEqual(['a', 'note 1', 'b', 'note 2']);
+    reply(a.id, 'A');
+    reply(b.id, 'B');
+  });
+
+  it('a queued request that leaves lets the notifications behind it go; failAll drops them unwritten', async () => {
+    const { tracker, written } = harness({ maxInFlight: 1 });
+    const a = tracker.start('a');
+    const abort = new AbortController();
+    const b = tracker.start('b', {}, { signal: abort.signal });
+    tracker.send(note(1));
+    abort.abort(new Error('gave up'));
+    await expect(b.promise).rejects.toThrow('gave up');
+    expect(order(written)).toEqual(['a', 'note 1']);
+    const c = tracker.start('c');
+    tracker.send(note(2));
+    tracker.failAll(new Error('gone'));
+    await expect(a.promise).rejects.toThrow('gone');
+    await expect(c.promise).rejects.toThrow('gone');
+    expect(order(written)).toEqual(['a', 'note 1']);
+    expect(tracker.stats).toMatchObject({ inFlight: 0, queued: 0 });
+    tracker.close(new Error('closed'));
+    expect(() => tracker.send(note(3))).toThrow('closed');
   });
 });
 
