@@ -33,15 +33,13 @@ import {
 } from '../io/jsonrpc.ts';
 import {
   CANCELLED_METHOD,
+  LSP_CANCEL_METHOD,
   lspCancelNotification,
   mcpCancelNotification,
   PROGRESS_METHOD,
-  RequestTracker,
-  type StartOptions,
-} from '../io/request-tracker.ts';
+} from '../io/request-conventions.ts';
+import { RequestTracker, type StartOptions } from '../io/request-tracker.ts';
 
-/** LSP's cancellation notification; MCP's is CANCELLED_METHOD. */
-export const LSP_CANCEL_METHOD = '$/cancelRequest';
 /** LSP's error code for a request that was cancelled. */
 const REQUEST_CANCELLED = -32800;
 

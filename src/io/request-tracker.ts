@@ -27,37 +27,20 @@ import {
   TimeoutError,
 } from '../errors.ts';
 import { checkInteger, checkTimeout } from '../shm/validate.ts';
-import { type Classified, type JsonRpcParams, notificationJson, requestJson } from './jsonrpc.ts';
-
-export type ProgressToken = string | number;
+import { type Classified, type JsonRpcParams, requestJson } from './jsonrpc.ts';
+import {
+  type CancelEncoder,
+  hasMeta,
+  mcpCancelNotification,
+  PROGRESS_METHOD,
+  type ProgressToken,
+  withProgressToken,
+} from './request-conventions.ts';
 
 export const DEFAULT_MAX_IN_FLIGHT = 64;
 export const DEFAULT_MAX_QUEUED = 1024;
 /** The MCP SDK's default request timeout. */
 export const DEFAULT_TIMEOUT_MS = 60_000;
-
-export const PROGRESS_METHOD = 'notifications/progress';
-export const CANCELLED_METHOD = 'notifications/cancelled';
-
-export interface CancelInfo {
-  id: number;
-  method: string;
-  reason: string;
-}
-
-/** Builds the message telling the server to stop working on a request; null sends nothing. */
-export type CancelEncoder = (request: CancelInfo) => string | null;
-
-/**
- * MCP's `notifications/cancelled { requestId, reason }`. MCP forbids cancelling `initialize`, so
- * none is sent for it.
- */
-export const mcpCancelNotification: CancelEncoder = ({ id, method, reason }) =>
-  method === 'initialize' ? null : notificationJson(CANCELLED_METHOD, { requestId: id, reason });
-
-/** LSP's `$/cancelRequest { id }` (the base protocol's cancellation; also used by DAP-style peers). */
-export const lspCancelNotification: CancelEncoder = ({ id }) =>
-  notificationJson('$/cancelRequest', { id });
 
 export interface RequestTrackerOptions {
   /**
@@ -543,53 +526,6 @@ export class RequestTracker {
       this.#pumping = false;
     }
   }
-}
-
-/** Do params carry `_meta` (where a progress token may be)? Cheap: no allocation. */
-function hasMeta(params: JsonRpcParams): boolean {
-  return params !== undefined && !Array.isArray(params) && params._meta !== undefined;
-}
-
-function withProgressToken(
-  params: JsonRpcParams,
-  explicit: ProgressToken | undefined,
-): { params: JsonRpcParams; token: ProgressToken | undefined } {
-  if (explicit !== undefined && typeof explicit !== 'string' && typeof explicit !== 'number') {
-    throw new InvalidArgumentError('progressToken', 'expected a string or a number');
-  }
-  if (params === undefined || Array.isArray(params)) {
-    if (explicit === undefined) return { params, token: undefined };
-    if (params !== undefined) {
-      throw new InvalidArgumentError(
-        'progressToken',
-        'array params cannot carry _meta.progressToken',
-      );
-    }
-    return { params: { _meta: { progressToken: explicit } }, token: explicit };
-  }
-  const meta = params._meta;
-  const present =
-    typeof meta === 'object' && meta !== null
-      ? (meta as Record<string, unknown>).progressToken
-      : undefined;
-  if (present !== undefined && typeof present !== 'string' && typeof present !== 'number') {
-    throw new InvalidArgumentError('params._meta.progressToken', 'expected a string or a number');
-  }
-  if (explicit === undefined) return { params, token: present };
-  if (present !== undefined) {
-    if (present !== explicit) {
-      throw new InvalidArgumentError(
-        'progressToken',
-        `params already carry _meta.progressToken ${JSON.stringify(present)}`,
-      );
-    }
-    return { params, token: present };
-  }
-  const baseMeta = typeof meta === 'object' && meta !== null ? meta : {};
-  return {
-    params: { ...params, _meta: { ...baseMeta, progressToken: explicit } },
-    token: explicit,
-  };
 }
 
 function describeReason(reason: unknown): string {

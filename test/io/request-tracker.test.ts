@@ -12,11 +12,8 @@ import {
   type JsonRpcMessage,
   notificationJson,
 } from '../../src/io/jsonrpc.ts';
-import {
-  lspCancelNotification,
-  RequestTracker,
-  type RequestTrackerOptions,
-} from '../../src/io/request-tracker.ts';
+import { lspCancelNotification } from '../../src/io/request-conventions.ts';
+import { RequestTracker, type RequestTrackerOptions } from '../../src/io/request-tracker.ts';
 
 /** A tracker whose "server" is this test: every written message is parsed and kept. */
 function harness(options: Partial<RequestTrackerOptions> = {}) {
