@@ -16,7 +16,9 @@
  *   `totalTimeoutMs` caps the whole request, progress or not. Both reject with TimeoutError.
  * - A request the server has seen and that ends by timeout or abort gets a cancel notification
  *   (MCP `notifications/cancelled` by default) written through `write`.
- * - Nothing outlives a settled request: its timers are cleared and its abort listener removed.
+ * - Nothing outlives a settled request: its abort listener is removed, and the one timer every
+ *   pending request's limits share (armed for the earliest of them) is cleared once nothing is
+ *   pending. A request's limits cost a clock read, not a timer each.
  * - Responses to unknown ids are counted as `unmatched`, never thrown.
  */
 import {
@@ -103,7 +105,7 @@ export interface RequestTrackerStats {
   unmatched: number;
   /** Progress notifications matched to a request. */
   progress: number;
-  /** Timers currently armed; 0 whenever nothing is pending. */
+  /** Timers currently armed (the shared one: 0 or 1); 0 whenever nothing is pending. */
   timers: number;
 }
 
@@ -117,8 +119,10 @@ interface Entry {
   reject: (reason: unknown) => void;
   timeoutMs: number | undefined;
   totalTimeoutMs: number | undefined;
-  inactivity: NodeJS.Timeout | undefined;
-  total: NodeJS.Timeout | undefined;
+  /** When the inactivity limit runs out (performance.now() ms); Infinity: none. */
+  deadline: number;
+  /** When the total limit runs out; Infinity: none. */
+  totalDeadline: number;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
   progressToken: ProgressToken | undefined;
@@ -154,7 +158,14 @@ export class RequestTracker {
   #failing = false;
   #held = false;
   #closedWith: { error: unknown } | undefined;
-  #timers = 0;
+  /**
+   * One timer for every limit of every pending request: it fires at (or before) the earliest
+   * deadline, times out what is due and re-arms for the next. A request costs a clock read and a
+   * comparison, not a timer of its own (which, at tens of thousands of requests a second, was a
+   * fifth of the main thread's time, much of it garbage).
+   */
+  #sweepTimer: NodeJS.Timeout | undefined;
+  #sweepAt = Number.POSITIVE_INFINITY;
   #counts = { completed: 0, failed: 0, timedOut: 0, aborted: 0, unmatched: 0, progress: 0 };
 
   constructor(options: RequestTrackerOptions) {
@@ -186,7 +197,7 @@ export class RequestTracker {
       inFlight: this.#inFlight.size,
       queued: this.#queue.size,
       ...this.#counts,
-      timers: this.#timers,
+      timers: this.#sweepTimer === undefined ? 0 : 1,
     };
   }
 
@@ -257,8 +268,8 @@ export class RequestTracker {
       reject,
       timeoutMs,
       totalTimeoutMs: undefined,
-      inactivity: undefined,
-      total: undefined,
+      deadline: Number.POSITIVE_INFINITY,
+      totalDeadline: Number.POSITIVE_INFINITY,
       signal,
       onAbort: undefined,
       progressToken: token,
@@ -342,7 +353,7 @@ export class RequestTracker {
           return 'unmatched';
         }
         this.#counts.progress++;
-        entry.inactivity?.refresh();
+        this.#touch(entry);
         entry.onProgress?.(params as Record<string, unknown>);
         return 'progress';
       }
@@ -397,15 +408,18 @@ export class RequestTracker {
   }
 
   #arm(entry: Entry, totalTimeoutMs: number | undefined): void {
-    // Hot: one timer per request, with no closure of its own (the entry rides as an argument).
-    if (entry.timeoutMs !== undefined) {
-      this.#timers++;
-      entry.inactivity = setTimeout(this.#onInactivity, entry.timeoutMs, entry);
-    }
-    if (totalTimeoutMs !== undefined) {
-      this.#timers++;
-      entry.totalTimeoutMs = totalTimeoutMs;
-      entry.total = setTimeout(this.#onTotal, totalTimeoutMs, entry);
+    // Hot: a clock read and a comparison; the shared timer is re-armed only for an earlier limit.
+    if (entry.timeoutMs !== undefined || totalTimeoutMs !== undefined) {
+      const now = performance.now();
+      if (entry.timeoutMs !== undefined) {
+        entry.deadline = now + entry.timeoutMs;
+        if (entry.deadline < this.#sweepAt) this.#schedule(entry.deadline, now);
+      }
+      if (totalTimeoutMs !== undefined) {
+        entry.totalTimeoutMs = totalTimeoutMs;
+        entry.totalDeadline = now + totalTimeoutMs;
+        if (entry.totalDeadline < this.#sweepAt) this.#schedule(entry.totalDeadline, now);
+      }
     }
     if (entry.progressToken !== undefined) this.#byToken.set(entry.progressToken, entry);
     if (entry.signal !== undefined) {
@@ -416,20 +430,53 @@ export class RequestTracker {
     }
   }
 
-  readonly #onInactivity = (entry: Entry): void => {
-    this.#timers--;
-    this.#timeout(entry, entry.timeoutMs as number, 'inactivity');
-  };
+  /** Restart `entry`'s inactivity limit (it was sent, or showed progress). Later: no re-arm. */
+  #touch(entry: Entry): void {
+    if (entry.timeoutMs !== undefined) entry.deadline = performance.now() + entry.timeoutMs;
+  }
 
-  readonly #onTotal = (entry: Entry): void => {
-    this.#timers--;
-    this.#timeout(entry, entry.totalTimeoutMs as number, 'total');
+  /** Make the shared timer fire at `at` (earlier than it would now). */
+  #schedule(at: number, now: number): void {
+    if (this.#sweepTimer !== undefined) clearTimeout(this.#sweepTimer);
+    this.#sweepAt = at;
+    this.#sweepTimer = setTimeout(this.#sweep, Math.max(0, Math.ceil(at - now)));
+  }
+
+  #unschedule(): void {
+    if (this.#sweepTimer === undefined) return;
+    clearTimeout(this.#sweepTimer);
+    this.#sweepTimer = undefined;
+    this.#sweepAt = Number.POSITIVE_INFINITY;
+  }
+
+  /** The shared timer fired: time out every request past a limit, re-arm for the next one. */
+  readonly #sweep = (): void => {
+    this.#sweepTimer = undefined;
+    this.#sweepAt = Number.POSITIVE_INFINITY;
+    const now = performance.now();
+    const due: [Entry, 'inactivity' | 'total'][] = [];
+    const look = (entry: Entry) => {
+      if (entry.totalDeadline <= now) due.push([entry, 'total']);
+      else if (entry.deadline <= now) due.push([entry, 'inactivity']);
+    };
+    for (const entry of this.#inFlight.values()) look(entry);
+    for (const item of this.#queue) if (!isOneWay(item)) look(item);
+    for (const [entry, which] of due)
+      this.#timeout(
+        entry,
+        which === 'total' ? (entry.totalTimeoutMs as number) : (entry.timeoutMs as number),
+        which,
+      );
+    // What is still pending (timeouts settle and dispatch): the earliest limit among them.
+    let next = Number.POSITIVE_INFINITY;
+    for (const entry of this.#inFlight.values())
+      next = Math.min(next, entry.deadline, entry.totalDeadline);
+    for (const item of this.#queue)
+      if (!isOneWay(item)) next = Math.min(next, item.deadline, item.totalDeadline);
+    if (next < this.#sweepAt) this.#schedule(next, performance.now());
   };
 
   #timeout(entry: Entry, ms: number, which: 'inactivity' | 'total'): void {
-    // The timer that fired is spent; forget it so settling does not count it twice.
-    if (which === 'inactivity') entry.inactivity = undefined;
-    else entry.total = undefined;
     const what =
       which === 'inactivity'
         ? `'${entry.method}' request ${entry.id} (no response or progress)`
@@ -462,7 +509,7 @@ export class RequestTracker {
     this.#inFlight.set(entry.id, entry);
     entry.state = 'in-flight';
     // Time spent queued is not the server's silence: restart the inactivity limit on sending.
-    if (wasQueued) entry.inactivity?.refresh();
+    if (wasQueued) this.#touch(entry);
     try {
       this.#write(entry.text);
     } catch (error) {
@@ -478,16 +525,8 @@ export class RequestTracker {
     entry.state = 'done';
     this.#inFlight.delete(entry.id);
     this.#queue.delete(entry);
-    if (entry.inactivity !== undefined) {
-      clearTimeout(entry.inactivity);
-      this.#timers--;
-      entry.inactivity = undefined;
-    }
-    if (entry.total !== undefined) {
-      clearTimeout(entry.total);
-      this.#timers--;
-      entry.total = undefined;
-    }
+    // The shared timer stays for the others; with nothing pending it goes.
+    if (this.#inFlight.size === 0 && this.#queue.size === 0) this.#unschedule();
     if (entry.onAbort !== undefined) {
       entry.signal?.removeEventListener('abort', entry.onAbort);
       entry.onAbort = undefined;

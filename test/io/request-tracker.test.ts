@@ -454,7 +454,8 @@ describe('RequestTracker: failAll, close, and no leftover timers', () => {
       tracker.start('sleep', {}, { timeoutMs: 10_000, totalTimeoutMs: 20_000 }),
     );
     const results = started.map((s) => outcome(s.promise));
-    expect(tracker.stats).toMatchObject({ inFlight: 2, queued: 2, timers: 8 });
+    // One shared timer for the eight limits of the four requests.
+    expect(tracker.stats).toMatchObject({ inFlight: 2, queued: 2, timers: 1 });
     const lost = new ConnectionLostError(1, null);
     expect(tracker.failAll(lost)).toBe(4);
     for (const result of await Promise.all(results))
@@ -479,6 +480,28 @@ describe('RequestTracker: failAll, close, and no leftover timers', () => {
     expect(written).toHaveLength(1);
   });
 
+  it('one shared timer: a later request with a shorter limit times out first, the other in its turn', async () => {
+    const { tracker, cancels } = harness();
+    const order: string[] = [];
+    const long = tracker.start('long', {}, { timeoutMs: 150 });
+    const short = tracker.start('short', {}, { timeoutMs: 20 });
+    const done = [
+      long.promise.catch((e: TimeoutError) => order.push(`long ${e.code}`)),
+      short.promise.catch((e: TimeoutError) => order.push(`short ${e.code}`)),
+    ];
+    expect(tracker.stats.timers).toBe(1);
+    await done[1];
+    expect(order).toEqual(['short ERR_ATOMVISOR_TIMEOUT']);
+    expect(tracker.stats).toMatchObject({ inFlight: 1, timers: 1 }); // re-armed for the long one
+    await done[0];
+    expect(order).toEqual(['short ERR_ATOMVISOR_TIMEOUT', 'long ERR_ATOMVISOR_TIMEOUT']);
+    expect(cancels().map((c) => (c as { requestId: number }).requestId)).toEqual([
+      short.id,
+      long.id,
+    ]);
+    expect(tracker.stats).toMatchObject({ inFlight: 0, timedOut: 2, timers: 0 });
+  });
+
   it('leaves no timer behind however its requests end', async () => {
     const baseline = activeTimeouts();
     const { tracker, reply } = harness({
@@ -497,9 +520,10 @@ describe('RequestTracker: failAll, close, and no leftover timers', () => {
       );
     });
     const results = Promise.all(started.map((s) => outcome(s.promise)));
-    // The check can see the tracker's timers (so its later silence means something).
-    expect(activeTimeouts()).toBeGreaterThanOrEqual(baseline + 40);
-    expect(tracker.stats.timers).toBe(80);
+    // The check can see the tracker's timer (so its later silence means something): one, shared
+    // by the 80 limits of the 40 requests.
+    expect(activeTimeouts()).toBe(baseline + 1);
+    expect(tracker.stats.timers).toBe(1);
 
     for (const s of started.slice(0, 8)) {
       if (s.id % 2 === 0) reply(s.id, 'ok');
