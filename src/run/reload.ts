@@ -17,6 +17,7 @@
  * returned running config, so the next reload tries it again.
  */
 import type { Coordinator } from '../coordinator/coordinator.ts';
+import type { ReloadReport } from '../coordinator/reload.ts';
 import { AtomvisorError } from '../errors.ts';
 import type { RunConfig, ServerEntry } from './config.ts';
 import type { Fields } from './log.ts';
@@ -140,15 +141,7 @@ export async function applyServers(
       if (applied.has(key)) return; // its scale-down failed
       try {
         const r = await coordinator.reload(key, { spec: entry.spec, timeoutMs: drainMs });
-        report('reloaded', {
-          key,
-          pids: r.replaced.map((x) => x.toPid),
-          replaced: r.replaced.length,
-          skipped: r.skipped.length,
-          ...(r.stopped === undefined
-            ? {}
-            : { stoppedAt: r.stopped.replica, reason: r.stopped.reason }),
-        });
+        report('reloaded', reloadedFields(key, r));
         if (r.stopped !== undefined) {
           // Some replicas still run the old spec: keep the old entry, so the next reload rolls
           // again. Its replica count is what runs now.
@@ -212,6 +205,17 @@ export async function applyServers(
       fail(key, error, running === undefined ? undefined : { ...running, replicas: now || from });
     }
   }
+}
+
+/** The `reloaded` event's fields for `key`'s rollout (a config reload's, or SIGUSR2's). */
+export function reloadedFields(key: string, r: ReloadReport): Fields {
+  return {
+    key,
+    pids: r.replaced.map((x) => x.toPid),
+    replaced: r.replaced.length,
+    skipped: r.skipped.length,
+    ...(r.stopped === undefined ? {} : { stoppedAt: r.stopped.replica, reason: r.stopped.reason }),
+  };
 }
 
 export function pidsOf(coordinator: Coordinator, key: string): number[] {

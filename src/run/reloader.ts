@@ -19,7 +19,7 @@ import type { RunEndpoint } from './endpoint.ts';
 import { checkLogNames, httpOf, logsOf, type RunFlags } from './flags.ts';
 import type { Reporter } from './log.ts';
 import type { RunOutput } from './output.ts';
-import { applyServers, describeError, diffConfig, sameValue } from './reload.ts';
+import { applyServers, describeError, diffConfig, reloadedFields, sameValue } from './reload.ts';
 import type { RunStatus } from './status.ts';
 
 export interface ReloaderContext {
@@ -175,15 +175,7 @@ async function restartEvery(coordinator: Coordinator, reporter: Reporter): Promi
     keys.map(async (key) => {
       try {
         const r = await coordinator.reload(key);
-        reporter.event('reloaded', {
-          key,
-          pids: r.replaced.map((x) => x.toPid),
-          replaced: r.replaced.length,
-          skipped: r.skipped.length,
-          ...(r.stopped === undefined
-            ? {}
-            : { stoppedAt: r.stopped.replica, reason: r.stopped.reason }),
-        });
+        reporter.event('reloaded', reloadedFields(key, r));
       } catch (error) {
         // Closing meanwhile, or the key was removed: the shutdown's own events say the rest.
         reporter.event('reload-failed', { key, error: describeError(error) });
