@@ -6,6 +6,7 @@
  * The rendered page is checked in a real browser by report-browser.test.ts.
  */
 import { describe, expect, it } from 'vitest';
+import { REQUEST_DESIGNS } from '../../bench/peers/request-drivers.ts';
 import { chooseScale, designColours, PALETTE, textChart } from '../../bench/report/chart.ts';
 import { groupMeasurements } from '../../bench/report/groups.ts';
 import { htmlReport } from '../../bench/report/html.ts';
@@ -17,7 +18,7 @@ import {
   verdictText,
 } from '../../bench/report/summary.ts';
 import { summaryText } from '../../bench/report/text.ts';
-import { REQUEST_PATH_DESIGNS, syntheticResult } from './fixtures/report-result.ts';
+import { syntheticResult } from './fixtures/report-result.ts';
 
 const point = (median: number, spread = 0) => ({
   median,
@@ -163,7 +164,7 @@ describe('summary', () => {
   it('compares atomvisor with the direct client and the MCP SDK only when request-path ran', () => {
     const rp = requestPathComparison(result.measurements);
     expect(rp?.baselines).toEqual(['direct', 'mcp-sdk']);
-    expect(rp?.ours).toEqual(REQUEST_PATH_DESIGNS.filter((d) => d.startsWith('atomvisor')));
+    expect(rp?.ours).toEqual(REQUEST_DESIGNS.filter((d) => d.startsWith('atomvisor')));
     expect(rp?.rows).toHaveLength(12); // 2 workloads × 6 metrics
     expect(requestPathComparison(syntheticResult().measurements)).toBeUndefined();
 
