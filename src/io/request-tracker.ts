@@ -455,9 +455,13 @@ export class RequestTracker {
     this.#sweepAt = Number.POSITIVE_INFINITY;
     const now = performance.now();
     const due: [Entry, 'inactivity' | 'total'][] = [];
+    // The earliest limit of what stays pending. A request that the timeouts below let through
+    // the queue gets a later limit than the one counted here: at worst the timer fires early.
+    let next = Number.POSITIVE_INFINITY;
     const look = (entry: Entry) => {
       if (entry.totalDeadline <= now) due.push([entry, 'total']);
       else if (entry.deadline <= now) due.push([entry, 'inactivity']);
+      else next = Math.min(next, entry.deadline, entry.totalDeadline);
     };
     for (const entry of this.#inFlight.values()) look(entry);
     for (const item of this.#queue) if (!isOneWay(item)) look(item);
@@ -467,13 +471,8 @@ export class RequestTracker {
         which === 'total' ? (entry.totalTimeoutMs as number) : (entry.timeoutMs as number),
         which,
       );
-    // What is still pending (timeouts settle and dispatch): the earliest limit among them.
-    let next = Number.POSITIVE_INFINITY;
-    for (const entry of this.#inFlight.values())
-      next = Math.min(next, entry.deadline, entry.totalDeadline);
-    for (const item of this.#queue)
-      if (!isOneWay(item)) next = Math.min(next, item.deadline, item.totalDeadline);
-    if (next < this.#sweepAt) this.#schedule(next, performance.now());
+    if (next < this.#sweepAt && this.#inFlight.size + this.#queue.size > 0)
+      this.#schedule(next, performance.now());
   };
 
   #timeout(entry: Entry, ms: number, which: 'inactivity' | 'total'): void {
@@ -520,8 +519,6 @@ export class RequestTracker {
 
   #settle(entry: Entry, outcome: Outcome): void {
     if (entry.state === 'done') return;
-    const wasInFlight = entry.state === 'in-flight';
-    const wasQueued = entry.state === 'queued';
     entry.state = 'done';
     this.#inFlight.delete(entry.id);
     this.#queue.delete(entry);
@@ -538,7 +535,7 @@ export class RequestTracker {
     if (outcome.ok) entry.resolve(outcome.value);
     else entry.reject(outcome.error);
     // A slot freed, or a queued request left and what waited behind it may go now.
-    if (wasInFlight || wasQueued) this.#pump();
+    this.#pump();
   }
 
   /** Fills free slots from the queue, in order. Re-entrant calls (write → handle) fold into one. */
