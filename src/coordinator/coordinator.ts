@@ -64,6 +64,10 @@ import {
 
 const events = channel('atomvisor:coordinator');
 
+/** How long unregister/reload/scale/close let in-flight work finish: `timeoutMs`, default 10 s. */
+const drainTimeout = (timeoutMs: unknown): number =>
+  timeoutOr(timeoutMs, 'options.timeoutMs', 10_000);
+
 let nextCoordinatorId = 1;
 
 export class Coordinator extends EventEmitter {
@@ -215,7 +219,7 @@ export class Coordinator extends EventEmitter {
   /** Stop `key`'s processes (in-flight work may finish for up to timeoutMs) and forget the key. */
   async unregister(key: string, options: { timeoutMs?: number } = {}): Promise<void> {
     const entry = this.#entry(key);
-    const drainMs = timeoutOr(options.timeoutMs, 'options.timeoutMs', 10_000);
+    const drainMs = drainTimeout(options.timeoutMs);
     await this.#keys.remove(entry, drainMs);
   }
 
@@ -241,7 +245,7 @@ export class Coordinator extends EventEmitter {
   ): Promise<ReloadReport> {
     this.#checkOpen();
     const entry = this.#entry(key);
-    const drainMs = timeoutOr(options.timeoutMs, 'options.timeoutMs', 10_000);
+    const drainMs = drainTimeout(options.timeoutMs);
     const readyTimeoutMs = timeoutOr(
       options.readyTimeoutMs,
       'options.readyTimeoutMs',
@@ -262,7 +266,7 @@ export class Coordinator extends EventEmitter {
     this.#checkOpen();
     const entry = this.#entry(key);
     const target = checkReplicas(replicas, 'replicas');
-    const drainMs = timeoutOr(options.timeoutMs, 'options.timeoutMs', 10_000);
+    const drainMs = drainTimeout(options.timeoutMs);
     await this.#keys.scale(entry, target, drainMs);
   }
 
@@ -486,7 +490,7 @@ export class Coordinator extends EventEmitter {
    */
   close(options: { timeoutMs?: number } = {}): Promise<void> {
     if (this.#closing) return this.#closing;
-    const drainMs = timeoutOr(options.timeoutMs, 'options.timeoutMs', 10_000);
+    const drainMs = drainTimeout(options.timeoutMs);
     this.#closing = (async () => {
       clearInterval(this.#housekeeping);
       const probesClosed = this.#probes.close(); // no new rounds; the pool goes down meanwhile
